@@ -1,0 +1,164 @@
+using System.Collections;
+using System.Globalization;
+
+namespace Worker.Hosting;
+
+/// <summary>SageMaker's BatchStrategy: how many records one request body holds.</summary>
+public enum BatchStrategy
+{
+    MultiRecord,
+    SingleRecord,
+}
+
+/// <summary>A start-up setting that cannot be used; names the variable so the user can fix it.</summary>
+public sealed class ConfigurationException(string variable, string message)
+    : Exception($"{variable}: {message}")
+{
+    public string Variable { get; } = variable;
+}
+
+/// <summary>
+/// Everything the worker reads at start, in one place. Values come from SageMaker's environment
+/// variables; command-line options override them. Built once; immutable afterwards.
+/// </summary>
+public sealed record WorkerSettings
+{
+    public const string PortVariable = "SAGEMAKER_BIND_TO_PORT";
+    public const string MaxPayloadVariable = "SAGEMAKER_MAX_PAYLOAD_IN_MB";
+    public const string BatchStrategyVariable = "SAGEMAKER_BATCH_STRATEGY";
+    public const string MaxConcurrentTransformsVariable = "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS";
+    public const string BatchVariable = "SAGEMAKER_BATCH";
+    public const string ModelDirVariable = "SM_MODEL_DIR";
+    public const string LogLevelVariable = "WORKER_LOG_LEVEL";
+    public const string DefaultModelDirectory = "/opt/ml/model";
+
+    public int Port { get; init; } = 8080;
+
+    /// <summary>Body limit in MiB as configured; 0 means no limit (SageMaker then streams chunked bodies).</summary>
+    public int MaxPayloadInMB { get; init; } = 6;
+
+    /// <summary>True when the payload limit came from the environment or a flag rather than the default.</summary>
+    public bool MaxPayloadIsExplicit { get; init; }
+
+    public BatchStrategy BatchStrategy { get; init; } = BatchStrategy.MultiRecord;
+    public int MaxConcurrentTransforms { get; init; } = 1;
+    public bool IsBatchJob { get; init; }
+    public string ModelDirectory { get; init; } = DefaultModelDirectory;
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    /// <summary>Header section must arrive within this time of its first byte (slowloris).</summary>
+    public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>An idle keep-alive connection, or a body that stops arriving, is closed after this.</summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(130);
+
+    /// <summary>On SIGTERM, in-flight requests get this long to finish (docker stop waits 30 s before SIGKILL).</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Header section limit; larger is 431.</summary>
+    public int MaxHeaderBytes { get; init; } = 32 * 1024;
+
+    /// <summary>Body limit in bytes, or <see cref="long.MaxValue"/> when unlimited.</summary>
+    public long MaxBodyBytes => MaxPayloadInMB == 0 ? long.MaxValue : (long)MaxPayloadInMB * 1024 * 1024;
+
+    /// <summary>Reads the process environment. <paramref name="port"/> and <paramref name="modelDirectory"/> are command-line overrides.</summary>
+    public static WorkerSettings FromEnvironment(int? port = null, string? modelDirectory = null)
+    {
+        var variables = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
+        {
+            if (entry.Key is string key && entry.Value is string value)
+            {
+                variables[key] = value;
+            }
+        }
+
+        return FromVariables(variables, port, modelDirectory);
+    }
+
+    public static WorkerSettings FromVariables(IReadOnlyDictionary<string, string> variables, int? port = null, string? modelDirectory = null)
+    {
+        string? Get(string name) =>
+            variables.TryGetValue(name, out var value) && !string.IsNullOrWhiteSpace(value) ? value.Trim() : null;
+
+        var settings = new WorkerSettings();
+
+        if (port is { } portOverride)
+        {
+            settings = settings with { Port = ValidatePort("--port", portOverride) };
+        }
+        else if (Get(PortVariable) is { } portText)
+        {
+            settings = settings with { Port = ValidatePort(PortVariable, ParseInt(PortVariable, portText)) };
+        }
+
+        if (Get(MaxPayloadVariable) is { } payloadText)
+        {
+            var mb = ParseInt(MaxPayloadVariable, payloadText);
+            if (mb < 0)
+            {
+                throw new ConfigurationException(MaxPayloadVariable, $"must be 0 (no limit) or a positive number of MiB, got '{payloadText}'");
+            }
+
+            settings = settings with { MaxPayloadInMB = mb, MaxPayloadIsExplicit = true };
+        }
+
+        if (Get(BatchStrategyVariable) is { } strategyText)
+        {
+            settings = settings with { BatchStrategy = ParseBatchStrategy(BatchStrategyVariable, strategyText) };
+        }
+
+        if (Get(MaxConcurrentTransformsVariable) is { } concurrencyText)
+        {
+            var concurrency = ParseInt(MaxConcurrentTransformsVariable, concurrencyText);
+            if (concurrency < 1)
+            {
+                throw new ConfigurationException(MaxConcurrentTransformsVariable, $"must be at least 1, got '{concurrencyText}'");
+            }
+
+            settings = settings with { MaxConcurrentTransforms = concurrency };
+        }
+
+        if (Get(BatchVariable) is { } batchText)
+        {
+            settings = settings with { IsBatchJob = ParseBool(BatchVariable, batchText) };
+        }
+
+        if (Get(LogLevelVariable) is { } levelText)
+        {
+            if (!Enum.TryParse<LogLevel>(levelText, ignoreCase: true, out var level) || !Enum.IsDefined(level))
+            {
+                throw new ConfigurationException(LogLevelVariable, $"must be one of {string.Join(", ", Enum.GetNames<LogLevel>())}, got '{levelText}'");
+            }
+
+            settings = settings with { LogLevel = level };
+        }
+
+        var directory = modelDirectory ?? Get(ModelDirVariable) ?? DefaultModelDirectory;
+        return settings with { ModelDirectory = directory };
+    }
+
+    public static BatchStrategy ParseBatchStrategy(string variable, string text) =>
+        text.Replace("_", "", StringComparison.Ordinal).ToUpperInvariant() switch
+        {
+            "MULTIRECORD" => BatchStrategy.MultiRecord,
+            "SINGLERECORD" => BatchStrategy.SingleRecord,
+            _ => throw new ConfigurationException(variable, $"must be MULTI_RECORD or SINGLE_RECORD, got '{text}'"),
+        };
+
+    private static int ParseInt(string variable, string text) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new ConfigurationException(variable, $"must be a whole number, got '{text}'");
+
+    private static int ValidatePort(string variable, int port) =>
+        port is >= 0 and <= 65535 ? port : throw new ConfigurationException(variable, $"must be a port number 0-65535, got {port}");
+
+    private static bool ParseBool(string variable, string text) =>
+        text.ToLowerInvariant() switch
+        {
+            "true" or "1" or "yes" => true,
+            "false" or "0" or "no" => false,
+            _ => throw new ConfigurationException(variable, $"must be true or false, got '{text}'"),
+        };
+}

@@ -1,0 +1,375 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Worker.Hosting;
+
+namespace Worker.Http;
+
+/// <summary>
+/// One client connection: a single loop that reads, parses every complete request in the buffer,
+/// answers them in order, advances the reader once and flushes once per read.
+/// </summary>
+internal sealed class HttpConnection
+{
+    private enum ParseState
+    {
+        Head,
+        FixedBody,
+        ChunkedBody,
+    }
+
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly PipeReader _reader;
+    private readonly PipeWriter _writer;
+    private readonly HttpServer _server;
+    private readonly WorkerSettings _settings;
+    private readonly HttpRequestHead _head = new();
+    private readonly HttpResponse _response = new();
+    private readonly ChunkedBodyDecoder _chunked = new();
+    private readonly PooledBufferWriter _chunkedBody = new(16 * 1024);
+
+    // Environment.TickCount64 after which the heartbeat cancels the pending read.
+    private long _deadline = long.MaxValue;
+    private volatile bool _timedOut;
+    private volatile bool _draining;
+    private volatile bool _idle;
+    private long _requestStarted;
+
+    public HttpConnection(Socket socket, HttpServer server)
+    {
+        _socket = socket;
+        _server = server;
+        _settings = server.Settings;
+        _stream = new NetworkStream(socket, ownsSocket: true);
+        _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024, leaveOpen: true));
+        _writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 4 * 1024, leaveOpen: true));
+    }
+
+    public Task Completion { get; private set; } = Task.CompletedTask;
+
+    public void Start() => Completion = Task.Run(RunAsync);
+
+    /// <summary>Called by the server's heartbeat; cancels a read that waited past its deadline.</summary>
+    public void OnHeartbeat(long now)
+    {
+        if (now >= Volatile.Read(ref _deadline))
+        {
+            _timedOut = true;
+            _reader.CancelPendingRead();
+        }
+    }
+
+    /// <summary>Graceful stop: an idle connection closes now, a busy one after its current response.</summary>
+    public void BeginDrain()
+    {
+        _draining = true;
+        if (_idle)
+        {
+            _reader.CancelPendingRead();
+        }
+    }
+
+    public void Abort()
+    {
+        try
+        {
+            _socket.Dispose();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        try
+        {
+            await ProcessRequestsAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The peer went away or the server aborted us: nothing left to answer.
+            _server.Log.Debug("connection closed", ("reason", e.Message));
+        }
+        catch (Exception e)
+        {
+            _server.Log.Error("connection failed", ("error", e.ToString()));
+        }
+        finally
+        {
+            await _reader.CompleteAsync().ConfigureAwait(false);
+            try
+            {
+                await _writer.CompleteAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+            {
+            }
+
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+
+            _stream.Dispose();
+            _response.Dispose();
+            _chunkedBody.Dispose();
+            _server.Remove(this);
+        }
+    }
+
+    private async Task ProcessRequestsAsync()
+    {
+        var state = ParseState.Head;
+        var headBuffered = false;
+        long headStartedAt = 0;
+
+        while (true)
+        {
+            var now = Environment.TickCount64;
+            if (state == ParseState.Head && !headBuffered)
+            {
+                _idle = true;
+                if (_draining)
+                {
+                    return;
+                }
+
+                Volatile.Write(ref _deadline, now + (long)_settings.KeepAliveTimeout.TotalMilliseconds);
+            }
+            else if (state == ParseState.Head)
+            {
+                Volatile.Write(ref _deadline, headStartedAt + (long)_settings.RequestHeadersTimeout.TotalMilliseconds);
+            }
+            else
+            {
+                Volatile.Write(ref _deadline, now + (long)_settings.KeepAliveTimeout.TotalMilliseconds);
+            }
+
+            var result = await _reader.ReadAsync().ConfigureAwait(false);
+            _idle = false;
+            Volatile.Write(ref _deadline, long.MaxValue);
+
+            if (result.IsCanceled)
+            {
+                if (_timedOut)
+                {
+                    if (state != ParseState.Head || headBuffered)
+                    {
+                        // A request was under way: tell the client why before closing.
+                        _response.Reset();
+                        _response.SetError(408, "request was not received in time");
+                        _response.WriteTo(_writer, keepAlive: false, isHttp11Client: true, omitBody: false);
+                        await _writer.FlushAsync().ConfigureAwait(false);
+                    }
+
+                    return;
+                }
+
+                _reader.AdvanceTo(result.Buffer.Start);
+                continue;
+            }
+
+            var buffer = result.Buffer;
+            var wrote = false;
+            var close = false;
+            try
+            {
+                while (!close)
+                {
+                    if (state == ParseState.Head)
+                    {
+                        if (buffer.IsEmpty)
+                        {
+                            break;
+                        }
+
+                        if (headStartedAt == 0)
+                        {
+                            headStartedAt = Environment.TickCount64;
+                        }
+
+                        // Limit by slicing before parsing: the parser never sees more than the header limit.
+                        var limited = buffer.Length > _settings.MaxHeaderBytes ? buffer.Slice(0, _settings.MaxHeaderBytes) : buffer;
+                        var reader = new SequenceReader<byte>(limited);
+                        if (!HttpRequestParser.TryParseHead(ref reader, _head))
+                        {
+                            if (limited.Length >= _settings.MaxHeaderBytes)
+                            {
+                                HttpRejectException.Throw(RequestRejectionReason.HeadersTooLarge);
+                            }
+
+                            break;
+                        }
+
+                        buffer = buffer.Slice(reader.Position);
+                        headStartedAt = 0;
+                        _requestStarted = Stopwatch.GetTimestamp();
+
+                        if (TryRejectBeforeBody())
+                        {
+                            wrote = true;
+                            close = true;
+                            break;
+                        }
+
+                        if (!_head.HasBody)
+                        {
+                            close = !await CompleteRequestAsync(ReadOnlySequence<byte>.Empty).ConfigureAwait(false);
+                            wrote = true;
+                            continue;
+                        }
+
+                        if (_head.ExpectContinue && _head.IsHttp11 && buffer.IsEmpty)
+                        {
+                            _writer.Write("HTTP/1.1 100 Continue\r\n\r\n"u8);
+                            await _writer.FlushAsync().ConfigureAwait(false);
+                        }
+
+                        if (_head.IsChunked)
+                        {
+                            _chunked.Reset();
+                            _chunkedBody.Reset();
+                            state = ParseState.ChunkedBody;
+                        }
+                        else
+                        {
+                            state = ParseState.FixedBody;
+                        }
+                    }
+
+                    if (state == ParseState.FixedBody)
+                    {
+                        if (buffer.Length < _head.ContentLength)
+                        {
+                            break;
+                        }
+
+                        close = !await CompleteRequestAsync(buffer.Slice(0, _head.ContentLength)).ConfigureAwait(false);
+                        buffer = buffer.Slice(_head.ContentLength);
+                        state = ParseState.Head;
+                        wrote = true;
+                        continue;
+                    }
+
+                    if (state == ParseState.ChunkedBody)
+                    {
+                        var reader = new SequenceReader<byte>(buffer);
+                        var complete = _chunked.TryDecode(ref reader, _chunkedBody, _settings.MaxBodyBytes);
+                        buffer = buffer.Slice(reader.Position);
+                        if (!complete)
+                        {
+                            break;
+                        }
+
+                        close = !await CompleteRequestAsync(_chunkedBody.AsSequence()).ConfigureAwait(false);
+                        _chunkedBody.Reset();
+                        state = ParseState.Head;
+                        wrote = true;
+                    }
+                }
+
+                if (!close && result.IsCompleted && (state != ParseState.Head || !buffer.IsEmpty))
+                {
+                    // The client half-closed with a request unfinished.
+                    HttpRejectException.Throw(RequestRejectionReason.UnexpectedEndOfBody);
+                }
+            }
+            catch (HttpRejectException rejection)
+            {
+                _response.Reset();
+                _response.SetError(rejection.StatusCode, rejection.Message);
+                _response.WriteTo(_writer, keepAlive: false, isHttp11Client: true, omitBody: false);
+                LogRequest(rejection.StatusCode, 0);
+                wrote = true;
+                close = true;
+            }
+
+            headBuffered = state == ParseState.Head && !buffer.IsEmpty;
+            _reader.AdvanceTo(buffer.Start, result.Buffer.End);
+
+            if (wrote)
+            {
+                await _writer.FlushAsync().ConfigureAwait(false);
+            }
+
+            if (close || result.IsCompleted)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Answers at once, without reading the body, a request that will be refused anyway (413, 404, 405).</summary>
+    private bool TryRejectBeforeBody()
+    {
+        if (_head.ContentLength > _settings.MaxBodyBytes)
+        {
+            _response.Reset();
+            _response.SetError(413, $"request body of {_head.ContentLength} bytes is larger than the payload limit of {_settings.MaxPayloadInMB} MiB ({WorkerSettings.MaxPayloadVariable})");
+        }
+        else if (_head.HasBody && RouteTable.Check(_head, out var allow) is var status and not 0)
+        {
+            _response.Reset();
+            RouteTable.SetRouteError(_response, _head, status, allow);
+        }
+        else
+        {
+            return false;
+        }
+
+        _response.WriteTo(_writer, keepAlive: false, _head.IsHttp11, omitBody: false);
+        LogRequest(_response.StatusCode, 0);
+        return true;
+    }
+
+    /// <returns>Whether the connection stays open.</returns>
+    private async ValueTask<bool> CompleteRequestAsync(ReadOnlySequence<byte> body)
+    {
+        _response.Reset();
+        try
+        {
+            await _server.Routes.HandleAsync(_head, body, _response, _server.StoppingToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A handler bug fails this request only; the stream is still in step, so the connection lives.
+            _server.Log.Error("request failed", ("path", _head.PathName), ("error", e.ToString()));
+            _response.SetError(500, "internal error: " + e.Message);
+        }
+
+        var keepAlive = _head.KeepAlive && !_draining && !_response.CloseConnection;
+        _response.WriteTo(_writer, keepAlive, _head.IsHttp11, omitBody: _head.Method == HttpMethod.Head);
+        LogRequest(_response.StatusCode, body.Length);
+        return keepAlive;
+    }
+
+    private void LogRequest(int status, long bytesIn)
+    {
+        // Invocations are the job's unit of work and are logged at Information; pings arrive every
+        // few seconds for the life of the job and only show at Debug.
+        var level = _head.Route == Route.Invocations || status >= 400 ? LogLevel.Information : LogLevel.Debug;
+        var log = _server.Log;
+        if (!log.IsEnabled(level))
+        {
+            return;
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(_requestStarted).TotalMilliseconds;
+        log.Write(
+            level,
+            "request",
+            ("method", _head.MethodName),
+            ("path", _head.PathName),
+            ("status", status),
+            ("bytes_in", bytesIn),
+            ("bytes_out", _response.Body.Length),
+            ("ms", elapsed),
+            ("error", _response.ErrorMessage));
+    }
+}

@@ -1,0 +1,95 @@
+namespace Worker.Http;
+
+public enum HttpMethod : byte
+{
+    Other,
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Options,
+    Patch,
+}
+
+/// <summary>The routes the worker answers; anything else is <see cref="NotFound"/>.</summary>
+public enum Route : byte
+{
+    NotFound,
+    Ping,
+    Invocations,
+    ExecutionParameters,
+}
+
+/// <summary>
+/// What the connection needs to know of one request's head. One instance per connection, reset per
+/// request, so parsing allocates nothing except the rare header value kept as a string.
+/// </summary>
+public sealed class HttpRequestHead
+{
+    public HttpMethod Method { get; set; }
+    public Route Route { get; set; }
+
+    /// <summary>The request target as sent, kept only for logs of unknown routes; null for known ones.</summary>
+    public string? UnknownTarget { get; set; }
+
+    public bool IsHttp11 { get; set; }
+
+    /// <summary>-1 when absent.</summary>
+    public long ContentLength { get; set; } = -1;
+
+    public bool IsChunked { get; set; }
+    public bool HasTransferEncoding { get; set; }
+    public bool ConnectionClose { get; set; }
+    public bool ConnectionKeepAlive { get; set; }
+    public bool ExpectContinue { get; set; }
+    public bool HasHost { get; set; }
+    public string? ContentType { get; set; }
+    public string? Accept { get; set; }
+
+    /// <summary>Bytes of the request line and headers, including the blank line.</summary>
+    public int HeadLength { get; set; }
+
+    public bool HasBody => IsChunked || ContentLength > 0;
+
+    /// <summary>HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 only when asked to keep it.</summary>
+    public bool KeepAlive => IsHttp11 ? !ConnectionClose : ConnectionKeepAlive && !ConnectionClose;
+
+    public string MethodName => Method switch
+    {
+        HttpMethod.Get => "GET",
+        HttpMethod.Head => "HEAD",
+        HttpMethod.Post => "POST",
+        HttpMethod.Put => "PUT",
+        HttpMethod.Delete => "DELETE",
+        HttpMethod.Options => "OPTIONS",
+        HttpMethod.Patch => "PATCH",
+        _ => "OTHER",
+    };
+
+    public string PathName => Route switch
+    {
+        Route.Ping => "/ping",
+        Route.Invocations => "/invocations",
+        Route.ExecutionParameters => "/execution-parameters",
+        _ => UnknownTarget ?? "",
+    };
+
+    public void Reset()
+    {
+        Method = HttpMethod.Other;
+        Route = Route.NotFound;
+        UnknownTarget = null;
+        IsHttp11 = false;
+        ContentLength = -1;
+        IsChunked = false;
+        HasTransferEncoding = false;
+        ConnectionClose = false;
+        ConnectionKeepAlive = false;
+        ExpectContinue = false;
+        HasHost = false;
+        ContentType = null;
+        Accept = null;
+        HeadLength = 0;
+    }
+}

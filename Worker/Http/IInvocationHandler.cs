@@ -1,0 +1,22 @@
+using System.Buffers;
+
+namespace Worker.Http;
+
+/// <summary>
+/// What <c>POST /invocations</c> hands a request to. The body is only valid until the returned task
+/// completes: the connection's buffer is released right after.
+/// </summary>
+public interface IInvocationHandler
+{
+    ValueTask InvokeAsync(HttpRequestHead head, ReadOnlySequence<byte> body, HttpResponse response, CancellationToken cancellationToken);
+}
+
+/// <summary>The handler before any record pipeline is attached: every Content-Type is unsupported.</summary>
+public sealed class UnsupportedMediaTypeHandler : IInvocationHandler
+{
+    public ValueTask InvokeAsync(HttpRequestHead head, ReadOnlySequence<byte> body, HttpResponse response, CancellationToken cancellationToken)
+    {
+        response.SetError(415, $"Content-Type '{head.ContentType ?? "(none)"}' is not supported");
+        return ValueTask.CompletedTask;
+    }
+}

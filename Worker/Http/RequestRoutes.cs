@@ -1,0 +1,69 @@
+using System.Buffers;
+using Worker.Hosting;
+
+namespace Worker.Http;
+
+/// <summary>
+/// The three routes of SageMaker's container contract. /ping and /execution-parameters are answered
+/// on the connection's own thread from state held in memory: they never wait for inference.
+/// </summary>
+public sealed class RequestRoutes(ModelReadiness readiness, ExecutionParameters executionParameters, IInvocationHandler invocations)
+{
+    public ModelReadiness Readiness { get; } = readiness;
+    public ExecutionParameters ExecutionParameters { get; } = executionParameters;
+    public IInvocationHandler Invocations { get; } = invocations;
+
+    public ValueTask HandleAsync(HttpRequestHead head, ReadOnlySequence<byte> body, HttpResponse response, CancellationToken cancellationToken)
+    {
+        if (RouteTable.Check(head, out var allow) is var status and not 0)
+        {
+            RouteTable.SetRouteError(response, head, status, allow);
+            return ValueTask.CompletedTask;
+        }
+
+        switch (head.Route)
+        {
+            case Route.Ping:
+                WritePing(response);
+                return ValueTask.CompletedTask;
+            case Route.ExecutionParameters:
+                WriteExecutionParameters(response);
+                return ValueTask.CompletedTask;
+            default:
+                if (Readiness.State != ReadinessState.Ready)
+                {
+                    response.SetError(503, "model is not ready: " + Readiness.Reason);
+                    return ValueTask.CompletedTask;
+                }
+
+                return Invocations.InvokeAsync(head, body, response, cancellationToken);
+        }
+    }
+
+    private void WritePing(HttpResponse response)
+    {
+        if (Readiness.State == ReadinessState.Ready)
+        {
+            response.StatusCode = 200;
+            return;
+        }
+
+        var json = response.StartJson(503);
+        json.WriteStartObject();
+        json.WriteString("status"u8, Readiness.State == ReadinessState.Loading ? "loading" : "failed");
+        json.WriteString("error"u8, Readiness.Reason);
+        json.WriteEndObject();
+        json.Flush();
+    }
+
+    private void WriteExecutionParameters(HttpResponse response)
+    {
+        var json = response.StartJson(200);
+        json.WriteStartObject();
+        json.WriteNumber("MaxConcurrentTransforms"u8, ExecutionParameters.MaxConcurrentTransforms);
+        json.WriteString("BatchStrategy"u8, ExecutionParameters.BatchStrategy);
+        json.WriteNumber("MaxPayloadInMB"u8, ExecutionParameters.MaxPayloadInMB);
+        json.WriteEndObject();
+        json.Flush();
+    }
+}

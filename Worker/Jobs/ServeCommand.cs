@@ -1,0 +1,75 @@
+using System.Runtime.InteropServices;
+using Worker.Hosting;
+using Worker.Inference;
+
+namespace Worker.Jobs;
+
+/// <summary><c>Worker serve</c>: what SageMaker runs as <c>docker run IMAGE serve</c>.</summary>
+public static class ServeCommand
+{
+    public static async Task<int> RunAsync(int? port, string? modelDirectory)
+    {
+        WorkerSettings settings;
+        try
+        {
+            settings = WorkerSettings.FromEnvironment(port, modelDirectory);
+        }
+        catch (ConfigurationException e)
+        {
+            await using var startupLog = new JsonLog(Console.OpenStandardOutput(), LogLevel.Information);
+            startupLog.Error("invalid configuration", ("variable", e.Variable), ("error", e.Message));
+            return 2;
+        }
+
+        await using var log = new JsonLog(Console.OpenStandardOutput(), settings.LogLevel);
+        await using var host = new WorkerHost(settings, log);
+
+        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnSignal(PosixSignalContext context)
+        {
+            // Handle it ourselves: finish in-flight requests, then exit 0.
+            context.Cancel = true;
+            log.Info("stop requested", ("signal", context.Signal.ToString()));
+            stop.TrySetResult();
+        }
+
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+
+        try
+        {
+            host.Start();
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            log.Error("cannot listen", ("port", settings.Port), ("error", e.Message));
+            return 1;
+        }
+
+        log.Info(
+            "listening",
+            ("port", host.Port),
+            ("model_dir", settings.ModelDirectory),
+            ("max_payload_mb", settings.MaxPayloadInMB),
+            ("batch_strategy", settings.BatchStrategy.ToString()),
+            ("cores", host.Machine.Cores),
+            ("gpus", host.Machine.Gpus));
+
+        var model = ModelLocator.Find(settings.ModelDirectory, out var reason);
+        if (model is null)
+        {
+            host.Readiness.SetFailed(reason);
+            log.Error("model not available", ("error", reason));
+        }
+        else
+        {
+            host.Readiness.SetReady(model);
+            log.Info("model found", ("path", model));
+        }
+
+        await stop.Task.ConfigureAwait(false);
+        await host.StopAsync().ConfigureAwait(false);
+        log.Info("stopped");
+        return 0;
+    }
+}
