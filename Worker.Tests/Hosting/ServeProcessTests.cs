@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Worker.Tests.Support;
+
+namespace Worker.Tests.Hosting;
+
+/// <summary>The real program, started as SageMaker starts it, in its own process.</summary>
+public class ServeProcessTests
+{
+    [Fact]
+    public async Task BadVariableIsAStartupErrorNamingIt()
+    {
+        using var process = StartWorker(["serve", "--port", "0"], ("SAGEMAKER_MAX_PAYLOAD_IN_MB", "lots"));
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.NotEqual(0, process.ExitCode);
+        Assert.Contains("SAGEMAKER_MAX_PAYLOAD_IN_MB", output);
+        Assert.Contains("lots", output);
+    }
+
+    [Fact]
+    public async Task TrainIsRefused()
+    {
+        using var process = StartWorker(["train"]);
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.NotEqual(0, process.ExitCode);
+        Assert.Contains("serve", error);
+    }
+
+    [Fact]
+    public async Task ServesThenStopsCleanlyOnSigterm()
+    {
+        var modelDir = Directory.CreateTempSubdirectory("worker-model-");
+        try
+        {
+            await File.WriteAllBytesAsync(Path.Combine(modelDir.FullName, "model.onnx"), []);
+            using var process = StartWorker(["serve", "--port", "0", "--model-dir", modelDir.FullName]);
+
+            // The first log line says where it listens.
+            var port = 0;
+            while (port == 0)
+            {
+                var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30))
+                    ?? throw new InvalidOperationException("worker exited before listening");
+                using var json = JsonDocument.Parse(line);
+                if (json.RootElement.GetProperty("message").GetString() == "listening")
+                {
+                    port = json.RootElement.GetProperty("port").GetInt32();
+                }
+            }
+
+            await using (var client = await RawHttpClient.ConnectAsync(port))
+            {
+                await client.SendAsync("GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+                Assert.Equal(200, (await client.ReadResponseAsync()).Status);
+            }
+
+            Assert.Equal(0, Kill(process.Id, 15));
+            var rest = await process.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(0, process.ExitCode);
+            Assert.Contains("\"stopped\"", rest);
+        }
+        finally
+        {
+            modelDir.Delete(recursive: true);
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
+    private static Process StartWorker(string[] args, params (string Name, string Value)[] environment)
+    {
+        var workerDll = Path.Combine(AppContext.BaseDirectory, "Worker.dll");
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(workerDll);
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("SAGEMAKER_", StringComparison.Ordinal) || k == "SM_MODEL_DIR").ToList())
+        {
+            info.Environment.Remove(name);
+        }
+
+        foreach (var (name, value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
+        return Process.Start(info) ?? throw new InvalidOperationException("could not start the worker");
+    }
+}

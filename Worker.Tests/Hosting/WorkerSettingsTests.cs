@@ -1,0 +1,110 @@
+using Worker.Hosting;
+
+namespace Worker.Tests.Hosting;
+
+public class WorkerSettingsTests
+{
+    [Fact]
+    public void DefaultsFollowTheContract()
+    {
+        var settings = WorkerSettings.FromVariables(new Dictionary<string, string>());
+        Assert.Equal(8080, settings.Port);
+        Assert.Equal(6, settings.MaxPayloadInMB);
+        Assert.Equal(6L * 1024 * 1024, settings.MaxBodyBytes);
+        Assert.Equal(BatchStrategy.MultiRecord, settings.BatchStrategy);
+        Assert.Equal(1, settings.MaxConcurrentTransforms);
+        Assert.False(settings.IsBatchJob);
+        Assert.Equal("/opt/ml/model", settings.ModelDirectory);
+        Assert.Equal(32 * 1024, settings.MaxHeaderBytes);
+    }
+
+    [Fact]
+    public void ReadsSageMakerVariables()
+    {
+        var settings = WorkerSettings.FromVariables(new Dictionary<string, string>
+        {
+            ["SAGEMAKER_BIND_TO_PORT"] = "9090",
+            ["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = "0",
+            ["SAGEMAKER_BATCH_STRATEGY"] = "SINGLE_RECORD",
+            ["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"] = "8",
+            ["SAGEMAKER_BATCH"] = "true",
+            ["SM_MODEL_DIR"] = "/models",
+            ["WORKER_LOG_LEVEL"] = "debug",
+        });
+        Assert.Equal(9090, settings.Port);
+        Assert.Equal(0, settings.MaxPayloadInMB);
+        Assert.Equal(long.MaxValue, settings.MaxBodyBytes);
+        Assert.Equal(BatchStrategy.SingleRecord, settings.BatchStrategy);
+        Assert.Equal(8, settings.MaxConcurrentTransforms);
+        Assert.True(settings.IsBatchJob);
+        Assert.Equal("/models", settings.ModelDirectory);
+        Assert.Equal(LogLevel.Debug, settings.LogLevel);
+    }
+
+    [Fact]
+    public void CommandLineOverridesTheEnvironment()
+    {
+        var settings = WorkerSettings.FromVariables(
+            new Dictionary<string, string> { ["SAGEMAKER_BIND_TO_PORT"] = "9090", ["SM_MODEL_DIR"] = "/models" },
+            port: 7000,
+            modelDirectory: "/here");
+        Assert.Equal(7000, settings.Port);
+        Assert.Equal("/here", settings.ModelDirectory);
+    }
+
+    [Theory]
+    [InlineData("SAGEMAKER_BIND_TO_PORT", "http")]
+    [InlineData("SAGEMAKER_BIND_TO_PORT", "70000")]
+    [InlineData("SAGEMAKER_MAX_PAYLOAD_IN_MB", "-1")]
+    [InlineData("SAGEMAKER_MAX_PAYLOAD_IN_MB", "6MB")]
+    [InlineData("SAGEMAKER_BATCH_STRATEGY", "EVERYTHING")]
+    [InlineData("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", "0")]
+    [InlineData("SAGEMAKER_BATCH", "maybe")]
+    [InlineData("WORKER_LOG_LEVEL", "loud")]
+    public void ABadValueNamesItsVariable(string variable, string value)
+    {
+        var error = Assert.Throws<ConfigurationException>(() =>
+            WorkerSettings.FromVariables(new Dictionary<string, string> { [variable] = value }));
+        Assert.Equal(variable, error.Variable);
+        Assert.Contains(variable, error.Message);
+        Assert.Contains(value, error.Message);
+    }
+
+    [Theory]
+    [InlineData("MULTI_RECORD", BatchStrategy.MultiRecord)]
+    [InlineData("MultiRecord", BatchStrategy.MultiRecord)]
+    [InlineData("single_record", BatchStrategy.SingleRecord)]
+    [InlineData("SingleRecord", BatchStrategy.SingleRecord)]
+    public void BatchStrategyAcceptsBothSpellings(string text, BatchStrategy expected) =>
+        Assert.Equal(expected, WorkerSettings.ParseBatchStrategy("X", text));
+}
+
+public class ExecutionParametersTests
+{
+    private const long GiB = 1024L * 1024 * 1024;
+
+    [Fact]
+    public void SmallCpuMachineRunsTwoRequestsAtTheDefaultPayload()
+    {
+        var parameters = ExecutionParameters.Compute(new MachineInfo(2, 0, 24 * GiB), new WorkerSettings());
+        Assert.Equal(new ExecutionParameters(2, "MULTI_RECORD", 6), parameters);
+    }
+
+    [Fact]
+    public void GpusGetTwoWorkersEachAndTwoRequestsPerWorker()
+    {
+        var parameters = ExecutionParameters.Compute(new MachineInfo(32, 4, 240 * GiB), new WorkerSettings { MaxPayloadInMB = 0 });
+        Assert.Equal(16, parameters.MaxConcurrentTransforms);
+        Assert.Equal(100, parameters.MaxPayloadInMB);
+    }
+
+    [Fact]
+    public void PayloadShrinksWithMemoryButNeverBelowOne()
+    {
+        var small = ExecutionParameters.Compute(new MachineInfo(16, 0, 1 * GiB), new WorkerSettings { MaxPayloadInMB = 0 });
+        Assert.Equal(8, small.MaxConcurrentTransforms);
+        Assert.Equal(16, small.MaxPayloadInMB); // 1 GiB / 2 / 8 requests / 4 bytes held per byte
+        var tiny = ExecutionParameters.Compute(new MachineInfo(16, 0, 64L * 1024 * 1024), new WorkerSettings { MaxPayloadInMB = 0 });
+        Assert.Equal(1, tiny.MaxPayloadInMB);
+    }
+}

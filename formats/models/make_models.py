@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Builds the tiny test models in this folder. Run with Debian's python3-onnx:
+    apt-get install -y python3-onnx && /usr/bin/python3 formats/models/make_models.py
+Weights are small fixed numbers so tests can compute the expected answers independently."""
+import os
+import onnx
+from onnx import TensorProto, helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OPSET = [helper.make_opsetid("", 13)]
+
+
+def save(model, folder):
+    os.makedirs(os.path.join(HERE, folder), exist_ok=True)
+    onnx.checker.check_model(model)
+    onnx.save(model, os.path.join(HERE, folder, "model.onnx"))
+
+
+def linear():
+    # Y[N,3] = X[N,4] @ W[4,3] + B[3]
+    w = [0.5, -1.0, 0.25,
+         1.0, 2.0, -0.5,
+         -1.5, 0.0, 1.0,
+         2.0, 1.0, 0.0]
+    b = [0.1, -0.2, 0.3]
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["X", "W", "B"], ["Y"])],
+        "linear",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_tensor("W", TensorProto.FLOAT, [4, 3], w), helper.make_tensor("B", TensorProto.FLOAT, [3], b)],
+    )
+    save(helper.make_model(graph, opset_imports=OPSET, producer_name="make_models.py"), "linear")
+
+
+def classifier():
+    # probabilities[N,2] = Softmax(X[N,3] @ W + B); label[N] = ArgMax(probabilities) as int64
+    w = [1.0, -1.0,
+         0.5, 0.5,
+         -2.0, 2.0]
+    b = [0.0, 0.1]
+    nodes = [
+        helper.make_node("Gemm", ["X", "W", "B"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+        helper.make_node("ArgMax", ["probabilities"], ["label"], axis=1, keepdims=0),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "classifier",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 2]),
+         helper.make_tensor_value_info("label", TensorProto.INT64, ["N"])],
+        [helper.make_tensor("W", TensorProto.FLOAT, [3, 2], w), helper.make_tensor("B", TensorProto.FLOAT, [2], b)],
+    )
+    save(helper.make_model(graph, opset_imports=OPSET, producer_name="make_models.py"), "classifier")
+
+
+def two_inputs():
+    # sum[N,2] = a[N,2] + Cast<float>(b[N,2] int64)
+    nodes = [
+        helper.make_node("Cast", ["b"], ["b_float"], to=TensorProto.FLOAT),
+        helper.make_node("Add", ["a", "b_float"], ["sum"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "two_inputs",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N", 2]),
+         helper.make_tensor_value_info("b", TensorProto.INT64, ["N", 2])],
+        [helper.make_tensor_value_info("sum", TensorProto.FLOAT, ["N", 2])],
+    )
+    save(helper.make_model(graph, opset_imports=OPSET, producer_name="make_models.py"), "two_inputs")
+
+
+def fixed_batch():
+    # Y[1,2] = X[1,2] * 2: no dynamic first dimension, so it runs row by row.
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["X", "two"], ["Y"])],
+        "fixed_batch",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor("two", TensorProto.FLOAT, [1], [2.0])],
+    )
+    save(helper.make_model(graph, opset_imports=OPSET, producer_name="make_models.py"), "fixed_batch")
+
+
+if __name__ == "__main__":
+    linear()
+    classifier()
+    two_inputs()
+    fixed_batch()
