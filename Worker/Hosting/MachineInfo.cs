@@ -45,9 +45,8 @@ public sealed record ExecutionParameters(int MaxConcurrentTransforms, string Bat
 
     public static ExecutionParameters Compute(MachineInfo machine, WorkerSettings settings)
     {
-        // Inference workers: one session per GPU fed by two workers (one runs while the other gathers
-        // its next batch); on CPU one worker per four cores, each with intra-op threads over its share.
-        var workers = machine.Gpus > 0 ? machine.Gpus * 2 : Math.Max(1, machine.Cores / 4);
+        // The same worker count the inference engine starts with (InferenceSizing).
+        var workers = Inference.InferenceSizing.Workers(machine, settings);
 
         // Two requests per worker: one being parsed or answered while the other's rows run, so the
         // queue never drains between requests.

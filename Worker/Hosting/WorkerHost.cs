@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Worker.Http;
+using Worker.Inference;
 
 namespace Worker.Hosting;
 
@@ -11,6 +12,7 @@ namespace Worker.Hosting;
 public sealed class WorkerHost : IAsyncDisposable
 {
     private readonly HttpServer _server;
+    private InferenceEngine? _engine;
     private bool _started;
     private bool _stopped;
 
@@ -34,6 +36,32 @@ public sealed class WorkerHost : IAsyncDisposable
     public int Port => _server.LocalEndPoint?.Port ?? throw new InvalidOperationException("not started");
 
     public int ActiveConnections => _server.ActiveConnections;
+
+    /// <summary>The loaded model's engine, once <see cref="LoadModel"/> succeeded.</summary>
+    public InferenceEngine? Engine => _engine;
+
+    /// <summary>
+    /// Loads the model from the model directory and attaches the record pipeline to /invocations.
+    /// /ping says 503 with the reason until this succeeds, and keeps saying why if it fails.
+    /// </summary>
+    public bool LoadModel()
+    {
+        Readiness.SetLoading("model is loading from " + Settings.ModelDirectory);
+        try
+        {
+            var engine = ModelLoader.Load(Settings, Machine, Log);
+            _engine = engine;
+            _server.Routes.Invocations = new InvocationPipeline(engine, Settings);
+            Readiness.SetReady(engine.Device);
+            return true;
+        }
+        catch (ModelLoadException e)
+        {
+            Readiness.SetFailed(e.Message);
+            Log.Error("model not ready", ("error", e.Message));
+            return false;
+        }
+    }
 
     /// <summary>Binds all interfaces (IPv6 dual-stack where the OS has it), or <paramref name="address"/> when given.</summary>
     public void Start(IPAddress? address = null)
@@ -61,6 +89,7 @@ public sealed class WorkerHost : IAsyncDisposable
 
         _stopped = true;
         await _server.StopAsync().ConfigureAwait(false);
+        _engine?.Dispose();
     }
 
     public async ValueTask DisposeAsync()

@@ -31,6 +31,11 @@ public sealed record WorkerSettings
     public const string ModelDirVariable = "SM_MODEL_DIR";
     public const string LogLevelVariable = "WORKER_LOG_LEVEL";
     public const string DefaultModelDirectory = "/opt/ml/model";
+    public const string DeviceVariable = "WORKER_DEVICE";
+    public const string MaxBatchRowsVariable = "WORKER_MAX_BATCH_ROWS";
+    public const string MaxQueueDelayVariable = "WORKER_MAX_QUEUE_DELAY_MS";
+    public const string InferenceWorkersVariable = "WORKER_INFERENCE_WORKERS";
+    public const string IntraOpThreadsVariable = "WORKER_INTRA_OP_THREADS";
 
     public int Port { get; init; } = 8080;
 
@@ -45,6 +50,21 @@ public sealed record WorkerSettings
     public bool IsBatchJob { get; init; }
     public string ModelDirectory { get; init; } = DefaultModelDirectory;
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    /// <summary>auto (CUDA when a GPU and its provider are there, else CPU), cpu, or cuda (fail without it).</summary>
+    public Inference.Ort.DevicePreference Device { get; init; } = Inference.Ort.DevicePreference.Auto;
+
+    /// <summary>Most rows in one Run.</summary>
+    public int MaxBatchRows { get; init; } = 512;
+
+    /// <summary>How long a worker waits for more rows while its batch is not full.</summary>
+    public TimeSpan MaxQueueDelay { get; init; } = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Inference workers; null sizes from the machine.</summary>
+    public int? InferenceWorkers { get; init; }
+
+    /// <summary>ORT intra-op threads per session; null sizes from the machine.</summary>
+    public int? IntraOpThreads { get; init; }
 
     /// <summary>Header section must arrive within this time of its first byte (slowloris).</summary>
     public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(30);
@@ -134,6 +154,45 @@ public sealed record WorkerSettings
             settings = settings with { LogLevel = level };
         }
 
+        if (Get(DeviceVariable) is { } deviceText)
+        {
+            settings = settings with
+            {
+                Device = deviceText.ToLowerInvariant() switch
+                {
+                    "auto" => Inference.Ort.DevicePreference.Auto,
+                    "cpu" => Inference.Ort.DevicePreference.Cpu,
+                    "cuda" or "gpu" => Inference.Ort.DevicePreference.Cuda,
+                    _ => throw new ConfigurationException(DeviceVariable, $"must be auto, cpu or cuda, got '{deviceText}'"),
+                },
+            };
+        }
+
+        if (Get(MaxBatchRowsVariable) is { } batchRowsText)
+        {
+            settings = settings with { MaxBatchRows = ParsePositive(MaxBatchRowsVariable, batchRowsText) };
+        }
+
+        if (Get(MaxQueueDelayVariable) is { } delayText)
+        {
+            if (!double.TryParse(delayText, NumberStyles.Float, CultureInfo.InvariantCulture, out var delayMs) || delayMs < 0 || delayMs > 10_000)
+            {
+                throw new ConfigurationException(MaxQueueDelayVariable, $"must be milliseconds between 0 and 10000, got '{delayText}'");
+            }
+
+            settings = settings with { MaxQueueDelay = TimeSpan.FromMilliseconds(delayMs) };
+        }
+
+        if (Get(InferenceWorkersVariable) is { } workersText)
+        {
+            settings = settings with { InferenceWorkers = ParsePositive(InferenceWorkersVariable, workersText) };
+        }
+
+        if (Get(IntraOpThreadsVariable) is { } threadsText)
+        {
+            settings = settings with { IntraOpThreads = ParsePositive(IntraOpThreadsVariable, threadsText) };
+        }
+
         var directory = modelDirectory ?? Get(ModelDirVariable) ?? DefaultModelDirectory;
         return settings with { ModelDirectory = directory };
     }
@@ -150,6 +209,12 @@ public sealed record WorkerSettings
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value)
             ? value
             : throw new ConfigurationException(variable, $"must be a whole number, got '{text}'");
+
+    private static int ParsePositive(string variable, string text)
+    {
+        var value = ParseInt(variable, text);
+        return value >= 1 ? value : throw new ConfigurationException(variable, $"must be at least 1, got '{text}'");
+    }
 
     private static int ValidatePort(string variable, int port) =>
         port is >= 0 and <= 65535 ? port : throw new ConfigurationException(variable, $"must be a port number 0-65535, got {port}");

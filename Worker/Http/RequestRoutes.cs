@@ -9,9 +9,17 @@ namespace Worker.Http;
 /// </summary>
 public sealed class RequestRoutes(ModelReadiness readiness, ExecutionParameters executionParameters, IInvocationHandler invocations)
 {
+    private volatile IInvocationHandler _invocations = invocations;
+
     public ModelReadiness Readiness { get; } = readiness;
     public ExecutionParameters ExecutionParameters { get; } = executionParameters;
-    public IInvocationHandler Invocations { get; } = invocations;
+
+    /// <summary>Replaced once the model has loaded; read by every request.</summary>
+    public IInvocationHandler Invocations
+    {
+        get => _invocations;
+        set => _invocations = value;
+    }
 
     public ValueTask HandleAsync(HttpRequestHead head, ReadOnlySequence<byte> body, HttpResponse response, CancellationToken cancellationToken)
     {

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Worker.Hosting;
-using Worker.Inference;
 
 namespace Worker.Jobs;
 
@@ -55,17 +54,8 @@ public static class ServeCommand
             ("cores", host.Machine.Cores),
             ("gpus", host.Machine.Gpus));
 
-        var model = ModelLocator.Find(settings.ModelDirectory, out var reason);
-        if (model is null)
-        {
-            host.Readiness.SetFailed(reason);
-            log.Error("model not available", ("error", reason));
-        }
-        else
-        {
-            host.Readiness.SetReady(model);
-            log.Info("model found", ("path", model));
-        }
+        // Load in the background: /ping answers 503 "loading" meanwhile instead of not answering.
+        _ = Task.Run(host.LoadModel);
 
         await stop.Task.ConfigureAwait(false);
         await host.StopAsync().ConfigureAwait(false);

@@ -1,0 +1,259 @@
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+using Worker.Hosting;
+using Worker.Inference.Ort;
+using Worker.Records;
+
+namespace Worker.Inference;
+
+/// <summary>How inference is sized; chosen from the machine unless overridden (see <see cref="InferenceSizing"/>).</summary>
+public sealed record InferenceOptions
+{
+    public int MaxBatchRows { get; init; } = 512;
+    public TimeSpan MaxQueueDelay { get; init; } = TimeSpan.FromMilliseconds(1);
+    public int Workers { get; init; } = 1;
+
+    /// <summary>Work items (request slices) that may wait in the queue before producers block.</summary>
+    public int QueueCapacity { get; init; } = 256;
+}
+
+/// <summary>A Run failed; the requests in that batch get a 500 with ORT's message.</summary>
+public sealed class InferenceException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// Rows of many requests go through one bounded channel to inference workers that batch them
+/// dynamically: a worker takes what is queued up to the max batch, waits up to the max delay only
+/// while the batch is not full (Triton's rule), copies the rows into its pinned input buffers, runs
+/// once, and copies each output row back to its request. A request larger than the max batch is cut
+/// into slices that run concurrently and land in order because each owns its rows.
+/// </summary>
+public sealed class InferenceEngine : IDisposable
+{
+    private readonly OnnxSession _session;
+    private readonly Channel<WorkItem> _queue;
+    private readonly Thread[] _workers;
+    private readonly JsonLog _log;
+
+    public InferenceEngine(OnnxSession session, InferenceOptions options, JsonLog log)
+    {
+        _session = session;
+        _log = log;
+        Signature = session.Signature;
+        var batchable = Signature.IsBatchable;
+        Options = batchable ? options : options with { MaxBatchRows = 1 };
+
+        // Fixed-shape models run row by row with the model's own shape.
+        _queue = Channel.CreateBounded<WorkItem>(new BoundedChannelOptions(Options.QueueCapacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleWriter = false,
+            SingleReader = Options.Workers == 1,
+        });
+
+        _workers = new Thread[Math.Max(1, Options.Workers)];
+        for (var i = 0; i < _workers.Length; i++)
+        {
+            _workers[i] = new Thread(WorkerLoop) { IsBackground = true, Name = $"inference-{i}" };
+            _workers[i].Start();
+        }
+    }
+
+    public ModelSignature Signature { get; }
+    public InferenceOptions Options { get; }
+    public string Device => _session.Device;
+
+    /// <summary>Runs every row of <paramref name="rows"/> and fills its outputs. Waits (backpressure) while the queue is full.</summary>
+    public async ValueTask RunAsync(RowSet rows, CancellationToken cancellationToken)
+    {
+        rows.PrepareOutputs();
+        var maxBatch = Options.MaxBatchRows;
+        if (rows.RowCount <= maxBatch)
+        {
+            var item = new WorkItem(rows, 0, rows.RowCount);
+            await _queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+            await item.Completion.Task.ConfigureAwait(false);
+            return;
+        }
+
+        var slices = new Task[(rows.RowCount + maxBatch - 1) / maxBatch];
+        for (var s = 0; s < slices.Length; s++)
+        {
+            var first = s * maxBatch;
+            var item = new WorkItem(rows, first, Math.Min(maxBatch, rows.RowCount - first));
+            slices[s] = item.Completion.Task;
+            await _queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+        }
+
+        await Task.WhenAll(slices).ConfigureAwait(false);
+    }
+
+    public void Dispose()
+    {
+        _queue.Writer.TryComplete();
+        foreach (var worker in _workers)
+        {
+            worker.Join(TimeSpan.FromSeconds(10));
+        }
+
+        _session.Dispose();
+    }
+
+    private void WorkerLoop()
+    {
+        var reader = _queue.Reader;
+        var inputs = Signature.Inputs;
+        var outputs = Signature.Outputs;
+        var inputRowBytes = inputs.Select(i => checked((int)i.RowSize * i.ElementSize)).ToArray();
+        var outputRowBytes = outputs.Select(o => checked((int)o.RowSize * o.ElementSize)).ToArray();
+        var maxBatch = Options.MaxBatchRows;
+
+        // Pinned for the life of the worker: ORT reads them in place, no copy or pin per Run.
+        var buffers = inputRowBytes.Select(bytes => GC.AllocateUninitializedArray<byte>(Math.Max(bytes * maxBatch, 1), pinned: true)).ToArray();
+        var tensors = new InputTensor[inputs.Count];
+        var batch = new List<WorkItem>();
+        using var delay = new CancellationTokenSource();
+
+        while (true)
+        {
+            if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+            {
+                return;
+            }
+
+            var rows = Gather(reader, batch, 0, maxBatch);
+            if (rows < maxBatch && Options.MaxQueueDelay > TimeSpan.Zero && rows > 0)
+            {
+                var deadline = Environment.TickCount64 + (long)Math.Ceiling(Options.MaxQueueDelay.TotalMilliseconds);
+                while (rows < maxBatch)
+                {
+                    var remaining = deadline - Environment.TickCount64;
+                    if (remaining <= 0 || !WaitForMore(reader, delay, remaining))
+                    {
+                        break;
+                    }
+
+                    var before = rows;
+                    rows = Gather(reader, batch, rows, maxBatch);
+                    if (rows == before)
+                    {
+                        break; // the next item does not fit: run what we have
+                    }
+                }
+            }
+
+            if (batch.Count == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                RunBatch(batch, rows, buffers, tensors, inputRowBytes, outputRowBytes);
+                foreach (var item in batch)
+                {
+                    item.Completion.TrySetResult();
+                }
+            }
+            catch (Exception e)
+            {
+                _log.Error("inference failed", ("rows", rows), ("error", e.Message));
+                var failure = e as InferenceException ?? new InferenceException(e.Message, e);
+                foreach (var item in batch)
+                {
+                    item.Completion.TrySetException(failure);
+                }
+            }
+
+            batch.Clear();
+        }
+    }
+
+    private static int Gather(ChannelReader<WorkItem> reader, List<WorkItem> batch, int rows, int maxBatch)
+    {
+        while (rows < maxBatch && reader.TryPeek(out var next))
+        {
+            if (rows > 0 && rows + next.RowCount > maxBatch)
+            {
+                break;
+            }
+
+            if (!reader.TryRead(out var item))
+            {
+                break;
+            }
+
+            batch.Add(item);
+            rows += item.RowCount;
+        }
+
+        return rows;
+    }
+
+    private static bool WaitForMore(ChannelReader<WorkItem> reader, CancellationTokenSource delay, long milliseconds)
+    {
+        if (!delay.TryReset())
+        {
+            return false;
+        }
+
+        delay.CancelAfter(TimeSpan.FromMilliseconds(milliseconds));
+        try
+        {
+            return reader.WaitToReadAsync(delay.Token).AsTask().GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private void RunBatch(List<WorkItem> batch, int rows, byte[][] buffers, InputTensor[] tensors, int[] inputRowBytes, int[] outputRowBytes)
+    {
+        var inputs = Signature.Inputs;
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            var offset = 0;
+            foreach (var item in batch)
+            {
+                var source = item.Rows.InputRows(i, item.FirstRow, item.RowCount);
+                source.CopyTo(buffers[i].AsSpan(offset));
+                offset += source.Length;
+            }
+
+            var shape = (long[])inputs[i].Shape.Clone();
+            if (Signature.IsBatchable)
+            {
+                shape[0] = rows;
+            }
+
+            tensors[i] = new InputTensor(Marshal.UnsafeAddrOfPinnedArrayElement(buffers[i], 0), (long)rows * inputRowBytes[i], shape);
+        }
+
+        using var results = _session.Run(tensors);
+        for (var o = 0; o < Signature.Outputs.Count; o++)
+        {
+            var (_, shape) = results.GetTypeAndShape(o);
+            if (shape.Length == 0 || shape[0] != rows && Signature.IsBatchable)
+            {
+                throw new InferenceException($"output {Signature.Outputs[o].Name} has shape [{string.Join(",", shape)}], expected {rows} rows");
+            }
+
+            var data = results.GetData<byte>(o, (long)rows * outputRowBytes[o]);
+            var offset = 0;
+            foreach (var item in batch)
+            {
+                var length = item.RowCount * outputRowBytes[o];
+                data.Slice(offset, length).CopyTo(item.Rows.OutputRows(o, item.FirstRow, item.RowCount));
+                offset += length;
+            }
+        }
+    }
+
+    private sealed class WorkItem(RowSet rows, int firstRow, int rowCount)
+    {
+        public RowSet Rows { get; } = rows;
+        public int FirstRow { get; } = firstRow;
+        public int RowCount { get; } = rowCount;
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

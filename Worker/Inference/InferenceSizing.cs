@@ -1,0 +1,30 @@
+using Worker.Hosting;
+
+namespace Worker.Inference;
+
+/// <summary>
+/// One place that sizes inference from the machine, so /execution-parameters and the workers agree.
+/// CPU: one worker per four cores (ORT already spreads one Run over its intra-op threads), each with
+/// its share of the cores. GPU: one session per device fed by two workers, so one gathers and copies
+/// its next batch while the other's runs.
+/// </summary>
+public static class InferenceSizing
+{
+    public static int Workers(MachineInfo machine, WorkerSettings settings) =>
+        settings.InferenceWorkers ?? (machine.Gpus > 0 ? machine.Gpus * 2 : Math.Max(1, machine.Cores / 4));
+
+    public static int IntraOpThreads(MachineInfo machine, WorkerSettings settings) =>
+        settings.IntraOpThreads ?? (machine.Gpus > 0 ? 1 : Math.Max(1, machine.Cores / Workers(machine, settings)));
+
+    public static InferenceOptions Options(MachineInfo machine, WorkerSettings settings)
+    {
+        var workers = Workers(machine, settings);
+        return new InferenceOptions
+        {
+            Workers = workers,
+            MaxBatchRows = settings.MaxBatchRows,
+            MaxQueueDelay = settings.MaxQueueDelay,
+            QueueCapacity = Math.Max(64, workers * 64),
+        };
+    }
+}

@@ -1,0 +1,205 @@
+using System.Buffers;
+using System.Text;
+using Worker.Inference.Ort;
+
+namespace Worker.Records;
+
+/// <summary>
+/// RFC 4180 CSV → input rows in one pass: quoted fields may hold commas, doubled quotes and CR/LF;
+/// CRLF or LF line ends; an optional UTF-8 BOM; a trailing line end is not a record; a blank line
+/// between records is an error. Every field of a row goes to the model's single input.
+/// Unquoted fields (the common numeric case) are parsed in place; only quoted fields are unescaped
+/// into a scratch buffer.
+/// </summary>
+public static class CsvRecordDecoder
+{
+    public static void Decode(ReadOnlySpan<byte> body, CsvOptions options, RowSet rows, bool singleRecord)
+    {
+        if (rows.Signature.Inputs.Count != 1)
+        {
+            throw new RecordException(
+                $"CSV fills a single model input, but the model has {rows.Signature.Inputs.Count} ({string.Join(", ", rows.Signature.Inputs.Select(i => i.Name))}); send JSON keyed by input name",
+                0,
+                0);
+        }
+
+        var input = rows.Signature.Inputs[0];
+        var rowSize = (int)input.RowSize;
+        var position = body.StartsWith("\uFEFF"u8) ? 3 : 0;
+        var record = 0L;
+        byte[]? scratch = null;
+        var skipHeader = options.HasHeader;
+        try
+        {
+            while (position < body.Length)
+            {
+                var recordStart = position;
+                if (IsLineEnd(body, position, out var blankLength))
+                {
+                    // Trailing line ends close the body; a blank line between records is an error.
+                    if (OnlyLineEndsFrom(body, position))
+                    {
+                        break;
+                    }
+
+                    throw new RecordException($"record {record} is an empty line", record, position);
+                }
+
+                if (singleRecord && record == 1 && !skipHeader)
+                {
+                    throw new RecordException("the body holds more than one CSV record, but the batch strategy is SINGLE_RECORD", record, position);
+                }
+
+                var row = skipHeader ? -1 : rows.AddRow();
+                var rowBytes = row >= 0 ? rows.InputRow(0, row) : default;
+                var field = 0;
+                while (true)
+                {
+                    ReadOnlySpan<byte> value;
+                    var fieldStart = position;
+                    if (position < body.Length && body[position] == (byte)'"')
+                    {
+                        value = ReadQuoted(body, ref position, ref scratch, record, recordStart);
+                    }
+                    else
+                    {
+                        var rest = body[position..];
+                        var end = rest.IndexOfAny((byte)',', (byte)'\n');
+                        value = end < 0 ? rest : rest[..end];
+                        position += value.Length;
+                        if (!value.IsEmpty && value[^1] == (byte)'\r' && (position == body.Length || body[position] == (byte)'\n'))
+                        {
+                            value = value[..^1];
+                        }
+                    }
+
+                    if (row >= 0 && field < rowSize && !ValueWriter.TryWrite(input.ElementType, value, rowBytes, field))
+                    {
+                        throw new RecordException(
+                            value.IsEmpty
+                                ? $"record {record}: value {field} is empty"
+                                : $"record {record}: value {field} '{Shorten(value)}' is not a {TensorInfo.TypeName(input.ElementType)}",
+                            record,
+                            fieldStart);
+                    }
+
+                    field++;
+                    if (position < body.Length && body[position] == (byte)',')
+                    {
+                        position++;
+                        continue;
+                    }
+
+                    if (position < body.Length)
+                    {
+                        position++; // the '\n' (a preceding '\r' was already taken off the value)
+                    }
+
+                    break;
+                }
+
+                if (row >= 0 && field != rowSize)
+                {
+                    throw new RecordException($"record {record}: expected {rowSize} values, got {field}", record, recordStart);
+                }
+
+                if (skipHeader)
+                {
+                    skipHeader = false;
+                    continue;
+                }
+
+                record++;
+            }
+        }
+        finally
+        {
+            if (scratch is not null)
+            {
+                ArrayPool<byte>.Shared.Return(scratch);
+            }
+        }
+    }
+
+    private static ReadOnlySpan<byte> ReadQuoted(ReadOnlySpan<byte> body, scoped ref int position, scoped ref byte[]? scratch, long record, int recordStart)
+    {
+        var start = position;
+        position++; // opening quote
+        var length = 0;
+        while (true)
+        {
+            var rest = body[position..];
+            var quote = rest.IndexOf((byte)'"');
+            if (quote < 0)
+            {
+                throw new RecordException($"record {record}: quoted field starting at byte {start} is never closed", record, recordStart);
+            }
+
+            Append(ref scratch, ref length, rest[..quote]);
+            position += quote + 1;
+            if (position < body.Length && body[position] == (byte)'"')
+            {
+                Append(ref scratch, ref length, "\""u8);
+                position++;
+                continue;
+            }
+
+            break;
+        }
+
+        // After the closing quote: a comma, a line end or the end of the body.
+        if (position < body.Length && body[position] == (byte)'\r' && position + 1 < body.Length && body[position + 1] == (byte)'\n')
+        {
+            position++;
+        }
+
+        if (position < body.Length && body[position] is not ((byte)',' or (byte)'\n'))
+        {
+            throw new RecordException($"record {record}: unexpected character after a closing quote at byte {position}", record, recordStart);
+        }
+
+        return scratch.AsSpan(0, length);
+    }
+
+    private static void Append(ref byte[]? scratch, ref int length, ReadOnlySpan<byte> bytes)
+    {
+        if (scratch is null || scratch.Length < length + bytes.Length)
+        {
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(256, (length + bytes.Length) * 2));
+            scratch?.AsSpan(0, length).CopyTo(bigger);
+            if (scratch is not null)
+            {
+                ArrayPool<byte>.Shared.Return(scratch);
+            }
+
+            scratch = bigger;
+        }
+
+        bytes.CopyTo(scratch.AsSpan(length));
+        length += bytes.Length;
+    }
+
+    private static bool IsLineEnd(ReadOnlySpan<byte> body, int position, out int length)
+    {
+        if (body[position] == (byte)'\n')
+        {
+            length = 1;
+            return true;
+        }
+
+        if (body[position] == (byte)'\r' && position + 1 < body.Length && body[position + 1] == (byte)'\n')
+        {
+            length = 2;
+            return true;
+        }
+
+        length = 0;
+        return false;
+    }
+
+    private static bool OnlyLineEndsFrom(ReadOnlySpan<byte> body, int position) =>
+        body[position..].IndexOfAnyExcept((byte)'\r', (byte)'\n') < 0;
+
+    internal static string Shorten(ReadOnlySpan<byte> value) =>
+        Encoding.UTF8.GetString(value[..Math.Min(value.Length, 40)]) + (value.Length > 40 ? "…" : "");
+}

@@ -1,0 +1,362 @@
+using System.Text.Json;
+using Worker.Inference.Ort;
+
+namespace Worker.Records;
+
+/// <summary>
+/// JSON Lines (one value per line) and JSON (<c>{"instances": [...]}</c>, <c>{"inputs": {name: rows}}</c>
+/// or a top-level array) → input rows, with Utf8JsonReader straight over the body bytes.
+/// A record is an array (nested arrays flattened row-major, shape checked), a number for a
+/// one-value row, or an object keyed by input name.
+/// </summary>
+public static class JsonRecordDecoder
+{
+    private const int MaxDepth = 16;
+
+    public static void DecodeLines(ReadOnlySpan<byte> body, RowSet rows, bool singleRecord)
+    {
+        var position = body.StartsWith("\uFEFF"u8) ? 3 : 0;
+        var record = 0L;
+        while (position < body.Length)
+        {
+            var rest = body[position..];
+            var newline = rest.IndexOf((byte)'\n');
+            var line = newline < 0 ? rest : rest[..newline];
+            var lineStart = position;
+            position += newline < 0 ? rest.Length : newline + 1;
+
+            if (line.IndexOfAnyExcept(" \t\r"u8) < 0)
+            {
+                if (body[position..].IndexOfAnyExcept(" \t\r\n"u8) < 0)
+                {
+                    break; // trailing line ends
+                }
+
+                throw new RecordException($"record {record} is an empty line", record, lineStart);
+            }
+
+            if (singleRecord && record == 1)
+            {
+                throw new RecordException("the body holds more than one JSON line, but the batch strategy is SINGLE_RECORD", record, lineStart);
+            }
+
+            var reader = new Utf8JsonReader(line, new JsonReaderOptions { MaxDepth = MaxDepth });
+            try
+            {
+                reader.Read();
+                DecodeRecord(ref reader, rows, record, lineStart);
+                if (reader.Read())
+                {
+                    throw new RecordException($"record {record}: more than one JSON value on the line", record, lineStart + reader.TokenStartIndex);
+                }
+            }
+            catch (JsonException e)
+            {
+                throw new RecordException($"record {record}: invalid JSON: {e.Message}", record, lineStart + reader.BytesConsumed);
+            }
+
+            record++;
+        }
+    }
+
+    public static void DecodeDocument(ReadOnlySpan<byte> body, RowSet rows, bool singleRecord)
+    {
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth + 2 });
+        try
+        {
+            if (!reader.Read())
+            {
+                throw new RecordException("the JSON body is empty", 0, 0);
+            }
+
+            if (singleRecord && reader.TokenType != JsonTokenType.StartObject)
+            {
+                DecodeRecord(ref reader, rows, 0, 0);
+            }
+            else if (reader.TokenType == JsonTokenType.StartArray)
+            {
+                DecodeInstances(ref reader, rows);
+            }
+            else if (reader.TokenType == JsonTokenType.StartObject)
+            {
+                DecodeEnvelope(ref reader, rows, singleRecord, body);
+            }
+            else
+            {
+                throw new RecordException("a JSON body is {\"instances\": [...]}, {\"inputs\": {...}} or an array of records", 0, 0);
+            }
+
+            if (reader.Read())
+            {
+                throw new RecordException("content after the JSON value", rows.RowCount, reader.TokenStartIndex);
+            }
+        }
+        catch (JsonException e)
+        {
+            throw new RecordException($"invalid JSON: {e.Message}", rows.RowCount, reader.BytesConsumed);
+        }
+
+        if (singleRecord && rows.RowCount > 1)
+        {
+            throw new RecordException("the body holds more than one record, but the batch strategy is SINGLE_RECORD", 1, 0);
+        }
+    }
+
+    private static void DecodeEnvelope(ref Utf8JsonReader reader, RowSet rows, bool singleRecord, ReadOnlySpan<byte> body)
+    {
+        var envelope = reader;
+        reader.Read();
+        if (reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("instances"u8))
+        {
+            reader.Read();
+            if (reader.TokenType != JsonTokenType.StartArray)
+            {
+                throw new RecordException("\"instances\" must be an array of records", 0, reader.TokenStartIndex);
+            }
+
+            DecodeInstances(ref reader, rows);
+            ExpectEndOfObject(ref reader, rows);
+            return;
+        }
+
+        if (reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("inputs"u8))
+        {
+            reader.Read();
+            DecodeColumns(ref reader, rows);
+            ExpectEndOfObject(ref reader, rows);
+            return;
+        }
+
+        if (singleRecord)
+        {
+            // SINGLE_RECORD: the object itself is the record, keyed by input name.
+            reader = envelope;
+            DecodeRecord(ref reader, rows, 0, 0);
+            return;
+        }
+
+        throw new RecordException("a JSON body is {\"instances\": [...]}, {\"inputs\": {...}} or an array of records", 0, envelope.TokenStartIndex);
+    }
+
+    private static void ExpectEndOfObject(ref Utf8JsonReader reader, RowSet rows)
+    {
+        reader.Read();
+        if (reader.TokenType != JsonTokenType.EndObject)
+        {
+            throw new RecordException("the JSON envelope has more than one member", rows.RowCount, reader.TokenStartIndex);
+        }
+    }
+
+    private static void DecodeInstances(ref Utf8JsonReader reader, RowSet rows)
+    {
+        long record = 0;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            DecodeRecord(ref reader, rows, record, 0);
+            record++;
+        }
+    }
+
+    /// <summary><c>{"inputs": {"a": [row, row], "b": [row, row]}}</c>: each input's rows, column by column.</summary>
+    private static void DecodeColumns(ref Utf8JsonReader reader, RowSet rows)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            throw new RecordException("\"inputs\" must be an object keyed by input name", 0, reader.TokenStartIndex);
+        }
+
+        var seen = new bool[rows.Signature.Inputs.Count];
+        var expectedRows = -1;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var input = FindInput(ref reader, rows.Signature, 0, allowSoleFallback: true);
+            seen[input] = true;
+            reader.Read();
+            if (reader.TokenType != JsonTokenType.StartArray)
+            {
+                throw new RecordException($"input {rows.Signature.Inputs[input].Name}: expected an array of rows", 0, reader.TokenStartIndex);
+            }
+
+            var row = 0;
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            {
+                if (row == rows.RowCount)
+                {
+                    rows.AddRow();
+                }
+
+                ReadTensor(ref reader, rows.Signature.Inputs[input], rows.InputRow(input, row), row, 0);
+                row++;
+            }
+
+            if (expectedRows >= 0 && row != expectedRows)
+            {
+                throw new RecordException($"input {rows.Signature.Inputs[input].Name} has {row} rows, other inputs have {expectedRows}", row, reader.TokenStartIndex);
+            }
+
+            expectedRows = row;
+        }
+
+        RequireAll(seen, rows.Signature, 0, 0);
+    }
+
+    private static void DecodeRecord(ref Utf8JsonReader reader, RowSet rows, long record, long baseOffset)
+    {
+        var signature = rows.Signature;
+        var row = rows.AddRow();
+        if (reader.TokenType == JsonTokenType.StartObject)
+        {
+            var seen = new bool[signature.Inputs.Count];
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var input = FindInput(ref reader, signature, record, allowSoleFallback: true);
+                seen[input] = true;
+                reader.Read();
+                ReadTensor(ref reader, signature.Inputs[input], rows.InputRow(input, row), record, baseOffset);
+            }
+
+            RequireAll(seen, signature, record, baseOffset);
+            return;
+        }
+
+        if (signature.Inputs.Count != 1)
+        {
+            throw new RecordException(
+                $"record {record}: the model has inputs {string.Join(", ", signature.Inputs.Select(i => i.Name))}; send an object keyed by input name",
+                record,
+                baseOffset + reader.TokenStartIndex);
+        }
+
+        ReadTensor(ref reader, signature.Inputs[0], rows.InputRow(0, row), record, baseOffset);
+    }
+
+    private static int FindInput(ref Utf8JsonReader reader, ModelSignature signature, long record, bool allowSoleFallback)
+    {
+        for (var i = 0; i < signature.Inputs.Count; i++)
+        {
+            if (reader.ValueTextEquals(signature.Inputs[i].Name))
+            {
+                return i;
+            }
+        }
+
+        // A one-input model takes its values under any single key (e.g. SageMaker's {"features": [...]}).
+        if (allowSoleFallback && signature.Inputs.Count == 1)
+        {
+            return 0;
+        }
+
+        throw new RecordException($"record {record}: '{reader.GetString()}' is not an input of the model ({string.Join(", ", signature.Inputs.Select(i => i.Name))})", record, reader.TokenStartIndex);
+    }
+
+    private static void RequireAll(bool[] seen, ModelSignature signature, long record, long offset)
+    {
+        for (var i = 0; i < seen.Length; i++)
+        {
+            if (!seen[i])
+            {
+                throw new RecordException($"record {record}: input '{signature.Inputs[i].Name}' is missing", record, offset);
+            }
+        }
+    }
+
+    /// <summary>Reads a number or (nested) array of numbers into one row, checking the count and the nesting against the shape.</summary>
+    private static void ReadTensor(ref Utf8JsonReader reader, TensorInfo input, Span<byte> row, long record, long baseOffset)
+    {
+        var rowSize = (int)input.RowSize;
+        var start = baseOffset + reader.TokenStartIndex;
+        if (reader.TokenType == JsonTokenType.Number)
+        {
+            if (rowSize != 1)
+            {
+                throw new RecordException($"record {record}: expected {rowSize} values for input {input.Name}, got 1", record, start);
+            }
+
+            WriteNumber(ref reader, input, row, 0, record, start);
+            return;
+        }
+
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            throw new RecordException($"record {record}: input {input.Name} expects numbers, got {reader.TokenType}", record, start);
+        }
+
+        Span<int> counts = stackalloc int[MaxDepth + 1];
+        var depth = 1;
+        var maxDepth = 1;
+        var count = 0;
+        var nestingMatches = true;
+        counts[1] = 0;
+        while (depth > 0 && reader.Read())
+        {
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.StartArray:
+                    counts[depth]++;
+                    depth++;
+                    maxDepth = Math.Max(maxDepth, depth);
+                    counts[depth] = 0;
+                    break;
+                case JsonTokenType.EndArray:
+                    // With full nesting, every array at depth d holds Shape[d] items.
+                    if (depth < input.Shape.Length && counts[depth] != input.Shape[depth])
+                    {
+                        nestingMatches = false;
+                    }
+
+                    depth--;
+                    break;
+                case JsonTokenType.Number:
+                    if (count < rowSize)
+                    {
+                        WriteNumber(ref reader, input, row, count, record, start);
+                    }
+
+                    counts[depth]++;
+                    count++;
+                    break;
+                default:
+                    throw new RecordException($"record {record}: input {input.Name} expects numbers, got {reader.TokenType}", record, baseOffset + reader.TokenStartIndex);
+            }
+        }
+
+        if (count != rowSize)
+        {
+            throw new RecordException($"record {record}: expected {rowSize} values for input {input.Name}, got {count}", record, start);
+        }
+
+        // Flat rows are always accepted; nested ones must follow the model's shape exactly.
+        if (maxDepth > 1 && (maxDepth != input.Shape.Length - 1 || !nestingMatches))
+        {
+            throw new RecordException($"record {record}: nested arrays for input {input.Name} do not match its shape {input.ShapeText}", record, start);
+        }
+    }
+
+    private static void WriteNumber(ref Utf8JsonReader reader, TensorInfo input, Span<byte> row, int index, long record, long start)
+    {
+        var ok = input.ElementType switch
+        {
+            TensorElementType.Float or TensorElementType.Double => reader.TryGetDouble(out var d) && Write(input.ElementType, d, row, index),
+            TensorElementType.Int32 => reader.TryGetInt32(out var i) && Write(input.ElementType, i, row, index),
+            TensorElementType.Int64 => reader.TryGetInt64(out var l) && WriteInt64(l, row, index),
+            _ => false,
+        };
+
+        if (!ok)
+        {
+            throw new RecordException($"record {record}: value {index} is not a {TensorInfo.TypeName(input.ElementType)}", record, start);
+        }
+    }
+
+    private static bool Write(TensorElementType type, double value, Span<byte> row, int index)
+    {
+        ValueWriter.Write(type, value, row, index);
+        return true;
+    }
+
+    private static bool WriteInt64(long value, Span<byte> row, int index)
+    {
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(row)[index] = value;
+        return true;
+    }
+}
