@@ -56,7 +56,6 @@ public static class CsvRecordDecoder
                 while (true)
                 {
                     ReadOnlySpan<byte> value;
-                    var fieldStart = position;
                     if (position < body.Length && body[position] == (byte)'"')
                     {
                         value = ReadQuoted(body, ref position, ref scratch, record, recordStart);
@@ -80,7 +79,7 @@ public static class CsvRecordDecoder
                                 ? $"record {record}: value {field} is empty"
                                 : $"record {record}: value {field} '{Shorten(value)}' is not a {TensorInfo.TypeName(input.ElementType)}",
                             record,
-                            fieldStart);
+                            recordStart);
                     }
 
                     field++;

@@ -83,8 +83,22 @@ def fixed_batch():
     save(helper.make_model(graph, opset_imports=OPSET, producer_name="make_models.py"), "fixed_batch")
 
 
+def gather():
+    # Y[N,1] = table[X[N,1]] with table = [10, 20, 30]: an index outside 0..2 makes Run fail inside ORT,
+    # which is how the tests show that a failed batch fails only its own requests.
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "X"], ["Y"], axis=0)],
+        "gather",
+        [helper.make_tensor_value_info("X", TensorProto.INT64, ["N", 1])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 1])],
+        [helper.make_tensor("table", TensorProto.FLOAT, [3], [10.0, 20.0, 30.0])],
+    )
+    save(helper.make_model(graph, opset_imports=OPSET, producer_name="make_models.py"), "gather")
+
+
 if __name__ == "__main__":
     linear()
     classifier()
     two_inputs()
     fixed_batch()
+    gather()

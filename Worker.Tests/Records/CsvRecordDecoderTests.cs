@@ -1,0 +1,151 @@
+using System.Text;
+using Worker.Inference.Ort;
+using Worker.Records;
+using Worker.Tests.Support;
+
+namespace Worker.Tests.Records;
+
+public class CsvRecordDecoderTests
+{
+    public static TheoryData<string, float[][]> Valid() => new()
+    {
+        { "1,2,3\n4,5,6\n", [[1, 2, 3], [4, 5, 6]] },
+        { "1,2,3\r\n4,5,6\r\n", [[1, 2, 3], [4, 5, 6]] },
+        { "1,2,3\n4,5,6", [[1, 2, 3], [4, 5, 6]] },
+        { "\uFEFF1,2,3\n", [[1, 2, 3]] },
+        { "\"1\",\"2\",3\n", [[1, 2, 3]] },
+        { "\" 1.5 \",2e3,-3\n", [[1.5f, 2000, -3]] },
+        { "1,2,3\n\n\n", [[1, 2, 3]] },
+        { "1,2,3\r\n\r\n", [[1, 2, 3]] },
+        { "1.25,-0,NaN\n", [[1.25f, -0f, float.NaN]] },
+        { "\"1\"\r\n".Replace("\"1\"", "\"1\",\"2\",\"3\""), [[1, 2, 3]] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Valid))]
+    public void DecodesRows(string csv, float[][] expected)
+    {
+        using var rows = new RowSet(Signatures.SingleInput(3));
+        CsvRecordDecoder.Decode(Encoding.UTF8.GetBytes(csv), default, rows, singleRecord: false);
+        Assert.Equal(expected, Signatures.FloatRows(rows));
+    }
+
+    [Fact]
+    public void QuotedFieldsHoldCommasQuotesAndNewlinesAsText()
+    {
+        // A quoted field's bytes reach the value parser unescaped; here they fail as numbers, naming the value.
+        using var rows = new RowSet(Signatures.SingleInput(2));
+        var error = Assert.Throws<RecordException>(() =>
+            CsvRecordDecoder.Decode("1,2\n3,\"a,\"\"b\"\"\nc\"\n"u8, default, rows, false));
+        Assert.Equal(1, error.Record);
+        Assert.Equal(4, error.Offset); // the record starts at byte 4
+        Assert.Contains("value 1 'a,\"b\"\nc' is not a float32", error.Message);
+    }
+
+    [Fact]
+    public void QuotedNewlineDoesNotEndTheRecord()
+    {
+        using var rows = new RowSet(Signatures.SingleInput(2));
+        CsvRecordDecoder.Decode("\"1\n\",2\n3,4\n"u8, default, rows, false);
+        Assert.Equal(2, rows.RowCount); // "1\n" fails no parse: float.Parse allows trailing whitespace
+    }
+
+    [Fact]
+    public void HeaderPresentSkipsTheFirstRow()
+    {
+        using var rows = new RowSet(Signatures.SingleInput(2));
+        CsvRecordDecoder.Decode("a,b\n1,2\n"u8, new CsvOptions(HasHeader: true), rows, false);
+        Assert.Equal([[1f, 2f]], Signatures.FloatRows(rows));
+    }
+
+    [Fact]
+    public void DecodesIntoEveryElementType()
+    {
+        foreach (var type in new[] { TensorElementType.Double, TensorElementType.Int32, TensorElementType.Int64 })
+        {
+            using var rows = new RowSet(Signatures.SingleInput(2, type));
+            CsvRecordDecoder.Decode("7,-8\n"u8, default, rows, false);
+            var row = rows.InputRow(0, 0);
+            var values = type switch
+            {
+                TensorElementType.Double => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(row).ToArray(),
+                TensorElementType.Int32 => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(row).ToArray().Select(v => (double)v).ToArray(),
+                _ => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(row).ToArray().Select(v => (double)v).ToArray(),
+            };
+            Assert.Equal([7.0, -8.0], values);
+        }
+
+        using var ints = new RowSet(Signatures.SingleInput(1, TensorElementType.Int64));
+        Assert.Throws<RecordException>(() => CsvRecordDecoder.Decode("1.5\n"u8, default, ints, false));
+    }
+
+    [Theory]
+    [InlineData("1,2,3\n4,5\n", 1, 6, "record 1: expected 3 values, got 2")]
+    [InlineData("1,2,3\n4,5,6,7\n", 1, 6, "record 1: expected 3 values, got 4")]
+    [InlineData("1,2,3\n\n4,5,6\n", 1, 6, "record 1 is an empty line")]
+    [InlineData("1,,3\n", 0, 0, "record 0: value 1 is empty")]
+    [InlineData("1,x,3\n", 0, 0, "record 0: value 1 'x' is not a float32")]
+    [InlineData("1,2,\"3\n", 0, 0, "record 0: quoted field starting at byte 4 is never closed")]
+    [InlineData("1,2,\"3\"x\n", 0, 0, "record 0: unexpected character after a closing quote at byte 7")]
+    public void RejectsWithRecordAndOffset(string csv, long record, long offset, string message)
+    {
+        using var rows = new RowSet(Signatures.SingleInput(3));
+        var error = Assert.Throws<RecordException>(() => CsvRecordDecoder.Decode(Encoding.UTF8.GetBytes(csv), default, rows, false));
+        Assert.Equal(message, error.Message);
+        Assert.Equal(record, error.Record);
+        Assert.Equal(offset, error.Offset);
+    }
+
+    [Fact]
+    public void SingleRecordRefusesASecondRecord()
+    {
+        using var rows = new RowSet(Signatures.SingleInput(3));
+        var error = Assert.Throws<RecordException>(() => CsvRecordDecoder.Decode("1,2,3\n4,5,6\n"u8, default, rows, singleRecord: true));
+        Assert.Contains("SINGLE_RECORD", error.Message);
+        using var one = new RowSet(Signatures.SingleInput(3));
+        CsvRecordDecoder.Decode("1,2,3\n"u8, default, one, singleRecord: true);
+        Assert.Equal(1, one.RowCount);
+    }
+
+    [Fact]
+    public void ModelsWithSeveralInputsAreToldToSendJson()
+    {
+        using var rows = new RowSet(Signatures.TwoInputs());
+        var error = Assert.Throws<RecordException>(() => CsvRecordDecoder.Decode("1,2\n"u8, default, rows, false));
+        Assert.Contains("send JSON", error.Message);
+    }
+
+    [Fact]
+    public void EveryPrefixOfATrickyBodyDecodesOrFailsCleanly()
+    {
+        var body = Encoding.UTF8.GetBytes("\uFEFF1,\"2\",3\r\n\"4\"\"\",5,6\n7,\"8\n\",9\r\n10,11,12");
+        for (var length = 0; length <= body.Length; length++)
+        {
+            using var rows = new RowSet(Signatures.SingleInput(3));
+            try
+            {
+                CsvRecordDecoder.Decode(body.AsSpan(0, length), default, rows, false);
+            }
+            catch (RecordException e)
+            {
+                Assert.InRange(e.Record, 0, 3);
+                Assert.InRange(e.Offset, 0, length);
+            }
+        }
+    }
+
+    [Fact]
+    public void RowsGrowPastTheInitialCapacity()
+    {
+        var csv = new StringBuilder();
+        for (var i = 0; i < 10_000; i++)
+        {
+            csv.Append(i).Append(',').Append(-i).Append(",0.5\n");
+        }
+
+        using var rows = new RowSet(Signatures.SingleInput(3), expectedRows: 2);
+        CsvRecordDecoder.Decode(Encoding.UTF8.GetBytes(csv.ToString()), default, rows, false);
+        Assert.Equal(10_000, rows.RowCount);
+        Assert.Equal([9999f, -9999f, 0.5f], Signatures.FloatRows(rows)[9999]);
+    }
+}

@@ -1,0 +1,24 @@
+using Worker.Inference.Ort;
+using Worker.Records;
+
+namespace Worker.Tests.Support;
+
+/// <summary>Model signatures given directly, for decoder tests that need no model.</summary>
+public static class Signatures
+{
+    public static ModelSignature SingleInput(long rowSize, TensorElementType type = TensorElementType.Float) =>
+        new([new TensorInfo("X", type, [-1, rowSize])], [new TensorInfo("Y", TensorElementType.Float, [-1, 1])]);
+
+    public static ModelSignature Shaped(params long[] shape) =>
+        new([new TensorInfo("X", TensorElementType.Float, shape)], [new TensorInfo("Y", TensorElementType.Float, [-1, 1])]);
+
+    public static ModelSignature TwoInputs() =>
+        new(
+            [new TensorInfo("a", TensorElementType.Float, [-1, 2]), new TensorInfo("b", TensorElementType.Int64, [-1, 2])],
+            [new TensorInfo("sum", TensorElementType.Float, [-1, 2])]);
+
+    public static float[][] FloatRows(RowSet rows, int input = 0) =>
+        Enumerable.Range(0, rows.RowCount)
+            .Select(r => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(rows.InputRow(input, r)).ToArray())
+            .ToArray();
+}
