@@ -168,7 +168,7 @@ public class InvocationTests
     [InlineData("text/plain", null, 415)]
     [InlineData("text/csv; charset=utf-16", null, 415)]
     [InlineData("text/csv", "image/png", 406)]
-    [InlineData("application/x-tfrecord", null, 415)]
+    [InlineData("application/x-image", null, 415)]
     public async Task UnsupportedTypesAreRefused(string contentType, string? accept, int status)
     {
         await using var host = ModelServers.Start("linear");

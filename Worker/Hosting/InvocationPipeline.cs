@@ -13,6 +13,7 @@ namespace Worker.Hosting;
 public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings settings) : IInvocationHandler
 {
     private readonly AnswerWriter _answers = new(engine.Signature);
+    private readonly ProtoRecordDecoder _framed = new(engine.Signature);
 
     public InferenceEngine Engine { get; } = engine;
 
@@ -27,12 +28,6 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
         if (!MediaTypes.TryGetAnswerFormat(head.Accept, format, out var answer, out error))
         {
             response.SetError(406, error);
-            return;
-        }
-
-        if (format is RecordFormat.TfRecord or RecordFormat.RecordIO or RecordFormat.RecordIOProtobuf)
-        {
-            response.SetError(415, $"Content-Type '{head.ContentType}' is not supported yet; send text/csv, application/jsonlines or application/json");
             return;
         }
 
@@ -77,6 +72,11 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
     private void Decode(ReadOnlySequence<byte> body, RecordFormat format, CsvOptions csv, RowSet rows)
     {
         var single = settings.BatchStrategy == BatchStrategy.SingleRecord;
+        if (format is RecordFormat.TfRecord or RecordFormat.RecordIO or RecordFormat.RecordIOProtobuf)
+        {
+            FramedRecords.Decode(body, format, _framed, rows, single);
+            return;
+        }
 
         // Parsers work on one span; a body spread over several pipe segments is copied once per request.
         byte[]? rented = null;
