@@ -17,6 +17,9 @@ public static class Signatures
             [new TensorInfo("a", TensorElementType.Float, [-1, 2]), new TensorInfo("b", TensorElementType.Int64, [-1, 2])],
             [new TensorInfo("sum", TensorElementType.Float, [-1, 2])]);
 
+    /// <summary>The two-input signature for the object-keyed format, else one input of four floats.</summary>
+    public static ModelSignature TwoInputsOr(string format) => format == "jsonl-object" ? TwoInputs() : SingleInput(4);
+
     public static float[][] FloatRows(RowSet rows, int input = 0) =>
         Enumerable.Range(0, rows.RowCount)
             .Select(r => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(rows.InputRow(input, r)).ToArray())

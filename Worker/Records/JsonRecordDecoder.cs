@@ -165,7 +165,7 @@ public static class JsonRecordDecoder
             throw new RecordException("\"inputs\" must be an object keyed by input name", 0, reader.TokenStartIndex);
         }
 
-        var seen = new bool[rows.Signature.Inputs.Count];
+        Span<bool> seen = stackalloc bool[rows.Signature.Inputs.Count];
         var expectedRows = -1;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -206,7 +206,7 @@ public static class JsonRecordDecoder
         var row = rows.AddRow();
         if (reader.TokenType == JsonTokenType.StartObject)
         {
-            var seen = new bool[signature.Inputs.Count];
+            Span<bool> seen = stackalloc bool[signature.Inputs.Count];
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 var input = FindInput(ref reader, signature, record, allowSoleFallback: true);
@@ -249,7 +249,7 @@ public static class JsonRecordDecoder
         throw new RecordException($"record {record}: '{reader.GetString()}' is not an input of the model ({string.Join(", ", signature.Inputs.Select(i => i.Name))})", record, reader.TokenStartIndex);
     }
 
-    private static void RequireAll(bool[] seen, ModelSignature signature, long record, long offset)
+    private static void RequireAll(ReadOnlySpan<bool> seen, ModelSignature signature, long record, long offset)
     {
         for (var i = 0; i < seen.Length; i++)
         {

@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """Builds the tiny test models in this folder. Run with Debian's python3-onnx:
     apt-get install -y python3-onnx && /usr/bin/python3 formats/models/make_models.py
-Weights are small fixed numbers so tests can compute the expected answers independently."""
+Weights are small fixed numbers so tests can compute the expected answers independently.
+
+    /usr/bin/python3 formats/models/make_models.py --mlp DIR
+builds the benchmarks' compute-bound MLP 64->512->512->16 (1.2 MB, so it is not committed)."""
 import os
+import random
+import sys
 import onnx
 from onnx import TensorProto, helper
 
@@ -96,7 +101,37 @@ def gather():
     save(helper.make_model(graph, opset_imports=OPSET, producer_name="make_models.py"), "gather")
 
 
+def mlp(folder):
+    # X[N,64] -> Relu(Gemm 512) -> Relu(Gemm 512) -> Gemm 16: the "compute-bound" model of DESIGN.md 6.
+    rng = random.Random(64)
+    sizes = [64, 512, 512, 16]
+    nodes, inits, previous = [], [], "X"
+    for layer, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        scale = (2.0 / n_in) ** 0.5
+        w = [rng.gauss(0.0, scale) for _ in range(n_in * n_out)]
+        inits.append(helper.make_tensor(f"W{layer}", TensorProto.FLOAT, [n_in, n_out], w))
+        inits.append(helper.make_tensor(f"B{layer}", TensorProto.FLOAT, [n_out], [0.01] * n_out))
+        out = "Y" if layer == len(sizes) - 2 else f"h{layer}"
+        gemm_out = out if out == "Y" else f"g{layer}"
+        nodes.append(helper.make_node("Gemm", [previous, f"W{layer}", f"B{layer}"], [gemm_out]))
+        if out != "Y":
+            nodes.append(helper.make_node("Relu", [gemm_out], [out]))
+        previous = out
+    graph = helper.make_graph(
+        nodes, "mlp",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 64])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 16])],
+        inits)
+    model = helper.make_model(graph, opset_imports=OPSET, producer_name="make_models.py")
+    onnx.checker.check_model(model)
+    os.makedirs(folder, exist_ok=True)
+    onnx.save(model, os.path.join(folder, "model.onnx"))
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--mlp":
+        mlp(sys.argv[2])
+        sys.exit(0)
     linear()
     classifier()
     two_inputs()

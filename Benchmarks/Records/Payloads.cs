@@ -1,0 +1,125 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+using Google.Protobuf;
+using Worker.Formats.SageMaker;
+using Worker.Formats.TensorFlow;
+using Worker.Inference.Ort;
+using Worker.Records;
+
+namespace Benchmarks.Records;
+
+/// <summary>Deterministic ~10 MiB payloads of numeric rows in every format, and writers for the framings.</summary>
+public static class Payloads
+{
+    public const int TargetBytes = 10 * 1024 * 1024;
+
+    public static ModelSignature Signature(int columns) =>
+        new([new TensorInfo("X", TensorElementType.Float, [-1, columns])], [new TensorInfo("Y", TensorElementType.Float, [-1, 1])]);
+
+    public static float[] Row(Random random, int columns)
+    {
+        var row = new float[columns];
+        for (var i = 0; i < columns; i++)
+        {
+            row[i] = MathF.Round((random.NextSingle() * 200) - 100, 4);
+        }
+
+        return row;
+    }
+
+    public static byte[] Csv(int columns, int targetBytes = TargetBytes) => Text(columns, targetBytes, row => string.Join(",", row.Select(F)) + "\n");
+
+    public static byte[] JsonLines(int columns, int targetBytes = TargetBytes) => Text(columns, targetBytes, row => "[" + string.Join(",", row.Select(F)) + "]\n");
+
+    public static byte[] TfRecordExamples(int columns, int targetBytes = TargetBytes) =>
+        Framed(columns, targetBytes, row => new Example { Features = new Features { Feature = { ["X"] = new Feature { FloatList = new FloatList { Value = { row } } } } } }.ToByteArray(), TfRecord);
+
+    public static byte[] RecordIOProtobuf(int columns, int targetBytes = TargetBytes) =>
+        Framed(columns, targetBytes, row => new Record { Features = { ["values"] = new Value { Float32Tensor = new Float32Tensor { Values = { row } } } } }.ToByteArray(), RecordIO);
+
+    public static byte[] RecordIORaw(int columns, int targetBytes = TargetBytes) =>
+        Framed(columns, targetBytes, row => System.Runtime.InteropServices.MemoryMarshal.AsBytes(row.AsSpan()).ToArray(), RecordIO);
+
+    /// <summary>Opaque 1 KiB records, for the framing alone.</summary>
+    public static byte[] OpaqueRecords(bool tfRecord, int recordBytes = 1024, int targetBytes = TargetBytes)
+    {
+        var random = new Random(1);
+        var output = new MemoryStream();
+        while (output.Length < targetBytes)
+        {
+            var data = new byte[recordBytes];
+            random.NextBytes(data);
+            if (tfRecord)
+            {
+                TfRecord(output, data);
+            }
+            else
+            {
+                // Random data may hold the magic at an aligned offset; keep the benchmark to whole records.
+                for (var i = 0; i + 4 <= data.Length; i += 4)
+                {
+                    if (BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(i)) == RecordIOReader.Magic)
+                    {
+                        data[i] ^= 1;
+                    }
+                }
+
+                RecordIO(output, data);
+            }
+        }
+
+        return output.ToArray();
+    }
+
+    public static void TfRecord(Stream output, byte[] data)
+    {
+        Span<byte> header = stackalloc byte[12];
+        BinaryPrimitives.WriteUInt64LittleEndian(header, (ulong)data.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[8..], Crc32C.Mask(Crc32C.Compute(header[..8])));
+        output.Write(header);
+        output.Write(data);
+        Span<byte> footer = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(footer, Crc32C.Mask(Crc32C.Compute(data)));
+        output.Write(footer);
+    }
+
+    public static void RecordIO(Stream output, byte[] data)
+    {
+        Span<byte> header = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(header, RecordIOReader.Magic);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[4..], (uint)data.Length);
+        output.Write(header);
+        output.Write(data);
+        for (var pad = data.Length; pad % 4 != 0; pad++)
+        {
+            output.WriteByte(0);
+        }
+    }
+
+    private static string F(float value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    private static byte[] Text(int columns, int targetBytes, Func<float[], string> line)
+    {
+        var random = new Random(1);
+        var text = new StringBuilder(targetBytes + 1024);
+        while (text.Length < targetBytes)
+        {
+            text.Append(line(Row(random, columns)));
+        }
+
+        return Encoding.ASCII.GetBytes(text.ToString());
+    }
+
+    private static byte[] Framed(int columns, int targetBytes, Func<float[], byte[]> payload, Action<Stream, byte[]> frame)
+    {
+        var random = new Random(1);
+        var output = new MemoryStream();
+        while (output.Length < targetBytes)
+        {
+            frame(output, payload(Row(random, columns)));
+        }
+
+        return output.ToArray();
+    }
+}

@@ -1,0 +1,101 @@
+using System.Buffers;
+using BenchmarkDotNet.Attributes;
+using Worker.Inference.Ort;
+using Worker.Records;
+
+namespace Benchmarks.Records;
+
+/// <summary>
+/// Splitters and decoders on ~10 MiB payloads, one core. MB/s = payload bytes ÷ Mean (BENCHMARKS.md
+/// lists the payload sizes). Rows are 16 float32 values, a typical tabular record.
+/// </summary>
+[MemoryDiagnoser]
+public class SplitterBenchmarks
+{
+    private const int Columns = 16;
+    private readonly ModelSignature _signature = Payloads.Signature(Columns);
+    private byte[] _csv = [];
+    private byte[] _jsonLines = [];
+    private byte[] _examples = [];
+    private byte[] _recordIOProtobuf = [];
+    private byte[] _recordIORaw = [];
+    private byte[] _opaqueTfRecord = [];
+    private byte[] _opaqueRecordIO = [];
+    private ProtoRecordDecoder _decoder = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _csv = Payloads.Csv(Columns);
+        _jsonLines = Payloads.JsonLines(Columns);
+        _examples = Payloads.TfRecordExamples(Columns);
+        _recordIOProtobuf = Payloads.RecordIOProtobuf(Columns);
+        _recordIORaw = Payloads.RecordIORaw(Columns);
+        _opaqueTfRecord = Payloads.OpaqueRecords(tfRecord: true);
+        _opaqueRecordIO = Payloads.OpaqueRecords(tfRecord: false);
+        _decoder = new ProtoRecordDecoder(_signature);
+        foreach (var (name, bytes) in new[] { ("csv", _csv), ("jsonl", _jsonLines), ("tfrecord-example", _examples), ("recordio-protobuf", _recordIOProtobuf), ("recordio-raw", _recordIORaw), ("tfrecord-1KiB", _opaqueTfRecord), ("recordio-1KiB", _opaqueRecordIO) })
+        {
+            Console.WriteLine($"// payload {name}: {bytes.Length} bytes");
+        }
+    }
+
+    [Benchmark]
+    public uint Crc32COnly() => Crc32C.Compute(_opaqueTfRecord);
+
+    [Benchmark]
+    public int TfRecordSplitWithCrc()
+    {
+        var count = 0;
+        TfRecordReader.ForEach(new ReadOnlySequence<byte>(_opaqueTfRecord), ref count, static (ref int c, ReadOnlySequence<byte> _, long _, long _) => c++);
+        return count;
+    }
+
+    [Benchmark]
+    public int RecordIOSplit()
+    {
+        var count = 0;
+        RecordIOReader.ForEach(new ReadOnlySequence<byte>(_opaqueRecordIO), ref count, static (ref int c, ReadOnlySequence<byte> _, long _, long _) => c++);
+        return count;
+    }
+
+    [Benchmark]
+    public int CsvToFloats()
+    {
+        using var rows = new RowSet(_signature, 65536);
+        CsvRecordDecoder.Decode(_csv, default, rows, singleRecord: false);
+        return rows.RowCount;
+    }
+
+    [Benchmark]
+    public int JsonLinesToFloats()
+    {
+        using var rows = new RowSet(_signature, 65536);
+        JsonRecordDecoder.DecodeLines(_jsonLines, rows, singleRecord: false);
+        return rows.RowCount;
+    }
+
+    [Benchmark]
+    public int TfRecordExamplesToFloats()
+    {
+        using var rows = new RowSet(_signature, 65536);
+        FramedRecords.Decode(new ReadOnlySequence<byte>(_examples), RecordFormat.TfRecord, _decoder, rows, singleRecord: false);
+        return rows.RowCount;
+    }
+
+    [Benchmark]
+    public int RecordIOProtobufToFloats()
+    {
+        using var rows = new RowSet(_signature, 65536);
+        FramedRecords.Decode(new ReadOnlySequence<byte>(_recordIOProtobuf), RecordFormat.RecordIOProtobuf, _decoder, rows, singleRecord: false);
+        return rows.RowCount;
+    }
+
+    [Benchmark]
+    public int RecordIORawToFloats()
+    {
+        using var rows = new RowSet(_signature, 65536);
+        FramedRecords.Decode(new ReadOnlySequence<byte>(_recordIORaw), RecordFormat.RecordIO, _decoder, rows, singleRecord: false);
+        return rows.RowCount;
+    }
+}
