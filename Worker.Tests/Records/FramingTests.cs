@@ -16,11 +16,39 @@ public class Crc32CTests
     }
 
     [Fact]
+    public void ThreeWayPathsAgreeWithABitwiseReference()
+    {
+        // Lengths around the 3 x 256 and 3 x 8192 block boundaries, and odd tails.
+        var random = new Random(11);
+        foreach (var length in new[] { 0, 1, 7, 8, 767, 768, 769, 1024, 1031, 3 * 8192 - 1, 3 * 8192, 3 * 8192 + 777, 100_003 })
+        {
+            var data = new byte[length];
+            random.NextBytes(data);
+            Assert.Equal(Reference(data), Crc32C.Compute(data));
+        }
+    }
+
+    private static uint Reference(ReadOnlySpan<byte> data)
+    {
+        var crc = ~0u;
+        foreach (var b in data)
+        {
+            crc ^= b;
+            for (var k = 0; k < 8; k++)
+            {
+                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+            }
+        }
+
+        return ~crc;
+    }
+
+    [Fact]
     public void AppendingInPiecesEqualsOneGo()
     {
-        var data = new byte[1000];
+        var data = new byte[30_000];
         new Random(7).NextBytes(data);
-        for (var cut = 0; cut <= data.Length; cut += 37)
+        for (var cut = 0; cut <= data.Length; cut += 997)
         {
             Assert.Equal(Crc32C.Compute(data), ~Crc32C.Append(Crc32C.Append(~0u, data.AsSpan(0, cut)), data.AsSpan(cut)));
         }

@@ -334,9 +334,11 @@ public static class JsonRecordDecoder
 
     private static void WriteNumber(ref Utf8JsonReader reader, TensorInfo input, Span<byte> row, int index, long record, long start)
     {
+        // JSON numbers are never escaped; a number split across buffer segments cannot occur on a span reader.
         var ok = input.ElementType switch
         {
-            TensorElementType.Float or TensorElementType.Double => reader.TryGetDouble(out var d) && Write(input.ElementType, d, row, index),
+            TensorElementType.Float => NumberText.TryParseSingle(reader.ValueSpan, out var f) && WriteSingle(f, row, index),
+            TensorElementType.Double => NumberText.TryParseDouble(reader.ValueSpan, out var d) && Write(input.ElementType, d, row, index),
             TensorElementType.Int32 => reader.TryGetInt32(out var i) && Write(input.ElementType, i, row, index),
             TensorElementType.Int64 => reader.TryGetInt64(out var l) && WriteInt64(l, row, index),
             _ => false,
@@ -351,6 +353,12 @@ public static class JsonRecordDecoder
     private static bool Write(TensorElementType type, double value, Span<byte> row, int index)
     {
         ValueWriter.Write(type, value, row, index);
+        return true;
+    }
+
+    private static bool WriteSingle(float value, Span<byte> row, int index)
+    {
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(row)[index] = value;
         return true;
     }
 

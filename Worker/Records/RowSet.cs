@@ -110,13 +110,12 @@ internal static class ValueWriter
 {
     public static bool TryWrite(TensorElementType type, ReadOnlySpan<byte> text, Span<byte> row, int index)
     {
-        const System.Globalization.NumberStyles Float = System.Globalization.NumberStyles.Float;
         const System.Globalization.NumberStyles Integer = System.Globalization.NumberStyles.Integer;
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
         switch (type)
         {
             case TensorElementType.Float:
-                if (float.TryParse(text, Float, invariant, out var f))
+                if (NumberText.TryParseSingle(text, out var f))
                 {
                     MemoryMarshal.Cast<byte, float>(row)[index] = f;
                     return true;
@@ -124,7 +123,7 @@ internal static class ValueWriter
 
                 return false;
             case TensorElementType.Double:
-                if (double.TryParse(text, Float, invariant, out var d))
+                if (NumberText.TryParseDouble(text, out var d))
                 {
                     MemoryMarshal.Cast<byte, double>(row)[index] = d;
                     return true;

@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Text;
+using Worker.Records;
+
+namespace Worker.Tests.Records;
+
+/// <summary>The fast number path must give exactly what the BCL gives: same success, same bits.</summary>
+public class NumberTextTests
+{
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-0")]
+    [InlineData("1")]
+    [InlineData("-12.3456")]
+    [InlineData("+7.5")]
+    [InlineData(".5")]
+    [InlineData("5.")]
+    [InlineData("1e10")]
+    [InlineData("1E-10")]
+    [InlineData("16777216")]
+    [InlineData("16777217")]
+    [InlineData("0.1")]
+    [InlineData("3.4028235E+38")]
+    [InlineData("1.401298E-45")]
+    [InlineData("123456789012345678901234567890")]
+    [InlineData("0.000000000000000000000000000001")]
+    [InlineData("1e")]
+    [InlineData("e5")]
+    [InlineData(".")]
+    [InlineData("-")]
+    [InlineData("")]
+    [InlineData(" 1")]
+    [InlineData("1 ")]
+    [InlineData("NaN")]
+    [InlineData("-Infinity")]
+    [InlineData("1,5")]
+    [InlineData("0x10")]
+    [InlineData("1e999999999")]
+    [InlineData("00000000000000000000000001.5")]
+    public void AgreesWithTheBclOnEdgeCases(string text) => AssertAgrees(text);
+
+    [Fact]
+    public void AgreesWithTheBclOnRandomNumbers()
+    {
+        var random = new Random(754);
+        for (var i = 0; i < 200_000; i++)
+        {
+            var text = random.Next(6) switch
+            {
+                0 => ((float)((random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-12, 12)))).ToString("R", CultureInfo.InvariantCulture),
+                1 => ((random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-30, 30))).ToString("R", CultureInfo.InvariantCulture),
+                2 => random.Next(-100_000_000, 100_000_000).ToString(CultureInfo.InvariantCulture) + "." + random.Next(0, 1_000_000).ToString("D6", CultureInfo.InvariantCulture),
+                3 => random.NextInt64().ToString(CultureInfo.InvariantCulture) + "e" + random.Next(-25, 25).ToString(CultureInfo.InvariantCulture),
+                4 => ((random.NextDouble() - 0.5) * 200).ToString("F" + random.Next(0, 9).ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture),
+                _ => RandomJunk(random),
+            };
+            AssertAgrees(text);
+        }
+    }
+
+    private static string RandomJunk(Random random)
+    {
+        const string alphabet = "0123456789.-+eE ";
+        var chars = new char[random.Next(0, 8)];
+        for (var i = 0; i < chars.Length; i++)
+        {
+            chars[i] = alphabet[random.Next(alphabet.Length)];
+        }
+
+        return new string(chars);
+    }
+
+    private static void AssertAgrees(string text)
+    {
+        var bytes = Encoding.ASCII.GetBytes(text);
+        var expectedSingleOk = float.TryParse(bytes, NumberStyles.Float, CultureInfo.InvariantCulture, out var expectedSingle);
+        Assert.Equal(expectedSingleOk, NumberText.TryParseSingle(bytes, out var single));
+        Assert.True(BitConverter.SingleToInt32Bits(expectedSingle) == BitConverter.SingleToInt32Bits(single), $"'{text}': {expectedSingle:R} vs {single:R}");
+
+        var expectedDoubleOk = double.TryParse(bytes, NumberStyles.Float, CultureInfo.InvariantCulture, out var expectedDouble);
+        Assert.Equal(expectedDoubleOk, NumberText.TryParseDouble(bytes, out var value));
+        Assert.True(BitConverter.DoubleToInt64Bits(expectedDouble) == BitConverter.DoubleToInt64Bits(value), $"'{text}': {expectedDouble:R} vs {value:R}");
+    }
+}

@@ -1,0 +1,139 @@
+using System.Globalization;
+
+namespace Worker.Records;
+
+/// <summary>
+/// Decimal text → float32/float64, faster than the BCL for the common case and identical to it
+/// always. Clinger's fast path: when the decimal mantissa and the power of ten are both exact in
+/// the target type, one correctly rounded multiply or divide gives the correctly rounded result.
+/// Anything else (long mantissas, big exponents, whitespace, NaN, Infinity) goes to the BCL.
+/// </summary>
+public static class NumberText
+{
+    private static readonly float[] SinglePowers = [1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f, 1e6f, 1e7f, 1e8f, 1e9f, 1e10f];
+
+    private static readonly double[] DoublePowers =
+    [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+
+    public static bool TryParseSingle(ReadOnlySpan<byte> text, out float value)
+    {
+        if (TryDecompose(text, out var mantissa, out var exponent, out var negative) && mantissa <= (1UL << 24) && exponent is >= -10 and <= 10)
+        {
+            var f = (float)mantissa;
+            f = exponent < 0 ? f / SinglePowers[-exponent] : f * SinglePowers[exponent];
+            value = negative ? -f : f;
+            return true;
+        }
+
+        return float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+    }
+
+    public static bool TryParseDouble(ReadOnlySpan<byte> text, out double value)
+    {
+        if (TryDecompose(text, out var mantissa, out var exponent, out var negative) && mantissa <= (1UL << 53) && exponent is >= -22 and <= 22)
+        {
+            var d = (double)mantissa;
+            d = exponent < 0 ? d / DoublePowers[-exponent] : d * DoublePowers[exponent];
+            value = negative ? -d : d;
+            return true;
+        }
+
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+    }
+
+    /// <summary>
+    /// <c>[+-]digits[.digits][(e|E)[+-]digits]</c> (digits on at least one side of the point) with at
+    /// most 19 significant digits → mantissa × 10^exponent. False sends the text to the BCL.
+    /// </summary>
+    private static bool TryDecompose(ReadOnlySpan<byte> text, out ulong mantissa, out int exponent, out bool negative)
+    {
+        mantissa = 0;
+        exponent = 0;
+        negative = false;
+        var i = 0;
+        if (i < text.Length && text[i] is (byte)'-' or (byte)'+')
+        {
+            negative = text[i] == (byte)'-';
+            i++;
+        }
+
+        var digits = 0;
+        var significant = 0;
+        for (; i < text.Length && (uint)(text[i] - '0') <= 9; i++, digits++)
+        {
+            if (significant > 0 || text[i] != (byte)'0')
+            {
+                if (++significant > 19)
+                {
+                    return false;
+                }
+
+                mantissa = (mantissa * 10) + (uint)(text[i] - '0');
+            }
+        }
+
+        if (i < text.Length && text[i] == (byte)'.')
+        {
+            i++;
+            for (; i < text.Length && (uint)(text[i] - '0') <= 9; i++, digits++)
+            {
+                exponent--;
+                if (significant > 0 || text[i] != (byte)'0')
+                {
+                    if (++significant > 19)
+                    {
+                        return false;
+                    }
+
+                    mantissa = (mantissa * 10) + (uint)(text[i] - '0');
+                }
+            }
+        }
+
+        if (digits == 0)
+        {
+            return false;
+        }
+
+        if (i < text.Length && text[i] is (byte)'e' or (byte)'E')
+        {
+            i++;
+            var exponentNegative = false;
+            if (i < text.Length && text[i] is (byte)'-' or (byte)'+')
+            {
+                exponentNegative = text[i] == (byte)'-';
+                i++;
+            }
+
+            var exponentDigits = 0;
+            var written = 0;
+            for (; i < text.Length && (uint)(text[i] - '0') <= 9; i++, exponentDigits++)
+            {
+                if (exponentDigits < 6)
+                {
+                    written = (written * 10) + (text[i] - '0');
+                }
+                else
+                {
+                    return false;
+                }
+            }
+
+            if (exponentDigits == 0)
+            {
+                return false;
+            }
+
+            exponent += exponentNegative ? -written : written;
+        }
+
+        if (mantissa == 0)
+        {
+            exponent = 0; // any zero is exact
+        }
+
+        return i == text.Length;
+    }
+}
