@@ -52,6 +52,20 @@ public static class CsvRecordDecoder
 
                 var row = skipHeader ? -1 : rows.AddRow();
                 var rowBytes = row >= 0 ? rows.InputRow(0, row) : default;
+
+                // Fast path: an unquoted float row parsed in one pass. Anything else, including every
+                // error, takes the general path below from the row's start, so answers and messages agree.
+                if (row >= 0 && input.ElementType == TensorElementType.Float)
+                {
+                    var end = TryReadPlainFloatRow(body, position, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(rowBytes));
+                    if (end > 0)
+                    {
+                        position = end;
+                        record++;
+                        continue;
+                    }
+                }
+
                 var field = 0;
                 while (true)
                 {
@@ -117,6 +131,35 @@ public static class CsvRecordDecoder
             {
                 ArrayPool<byte>.Shared.Return(scratch);
             }
+        }
+    }
+
+    /// <returns>The position after the row's line end, or -1 when the row needs the general path.</returns>
+    private static int TryReadPlainFloatRow(ReadOnlySpan<byte> body, int position, Span<float> row)
+    {
+        var field = 0;
+        while (true)
+        {
+            if (field == row.Length || !NumberText.TryParseSingleInline(body, ref position, strictJson: false, out var value))
+            {
+                return -1;
+            }
+
+            row[field++] = value;
+            if (position == body.Length)
+            {
+                return field == row.Length ? position : -1;
+            }
+
+            var next = body[position];
+            if (next == (byte)',')
+            {
+                position++;
+                continue;
+            }
+
+            var lineEnd = next == (byte)'\n' ? 1 : next == (byte)'\r' && position + 1 < body.Length && body[position + 1] == (byte)'\n' ? 2 : 0;
+            return lineEnd > 0 && field == row.Length ? position + lineEnd : -1;
         }
     }
 

@@ -15,6 +15,8 @@ public static class JsonRecordDecoder
 
     public static void DecodeLines(ReadOnlySpan<byte> body, RowSet rows, bool singleRecord)
     {
+        var inputs = rows.Signature.Inputs;
+        var flatFloatRows = inputs.Count == 1 && inputs[0].ElementType == TensorElementType.Float && inputs[0].Shape.Length == 2;
         var position = body.StartsWith("\uFEFF"u8) ? 3 : 0;
         var record = 0L;
         while (position < body.Length)
@@ -40,6 +42,18 @@ public static class JsonRecordDecoder
                 throw new RecordException("the body holds more than one JSON line, but the batch strategy is SINGLE_RECORD", record, lineStart);
             }
 
+            if (flatFloatRows)
+            {
+                var row = rows.AddRow();
+                if (TryReadFlatFloatArray(line, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(rows.InputRow(0, row))))
+                {
+                    record++;
+                    continue;
+                }
+
+                rows.RemoveLastRow(); // the general path below decodes (or rejects) the line from scratch
+            }
+
             var reader = new Utf8JsonReader(line, new JsonReaderOptions { MaxDepth = MaxDepth });
             try
             {
@@ -57,6 +71,59 @@ public static class JsonRecordDecoder
 
             record++;
         }
+    }
+
+    /// <summary>
+    /// <c>[n, n, …]</c> with JSON's own number grammar and whitespace, in one pass. False means "let
+    /// Utf8JsonReader decide", so what is accepted and every error message stay the reader's.
+    /// </summary>
+    private static bool TryReadFlatFloatArray(ReadOnlySpan<byte> line, Span<float> row)
+    {
+        var i = SkipWhitespace(line, 0);
+        if (i == line.Length || line[i] != (byte)'[')
+        {
+            return false;
+        }
+
+        var count = 0;
+        i = SkipWhitespace(line, i + 1);
+        while (true)
+        {
+            if (count == row.Length || !NumberText.TryParseSingleInline(line, ref i, strictJson: true, out var value))
+            {
+                return false;
+            }
+
+            row[count++] = value;
+            i = SkipWhitespace(line, i);
+            if (i == line.Length)
+            {
+                return false;
+            }
+
+            if (line[i] == (byte)',')
+            {
+                i = SkipWhitespace(line, i + 1);
+                continue;
+            }
+
+            if (line[i] != (byte)']')
+            {
+                return false;
+            }
+
+            return count == row.Length && SkipWhitespace(line, i + 1) == line.Length;
+        }
+    }
+
+    private static int SkipWhitespace(ReadOnlySpan<byte> line, int i)
+    {
+        while (i < line.Length && line[i] is (byte)' ' or (byte)'\t' or (byte)'\r')
+        {
+            i++;
+        }
+
+        return i;
     }
 
     public static void DecodeDocument(ReadOnlySpan<byte> body, RowSet rows, bool singleRecord)

@@ -44,6 +44,112 @@ public static class NumberText
     }
 
     /// <summary>
+    /// Parses one float32 starting at <paramref name="position"/> and stopping at the first byte that
+    /// cannot continue a number, in one pass: no separate search for the field's end. Only the fast
+    /// domain is taken (sign, digits, point, exponent; result exact by Clinger); false means "use the
+    /// general path", never "invalid". <paramref name="strictJson"/> applies JSON's number grammar
+    /// (no '+', no leading zeros, digits on both sides of the point).
+    /// </summary>
+    public static bool TryParseSingleInline(ReadOnlySpan<byte> text, ref int position, bool strictJson, out float value)
+    {
+        value = 0;
+        var i = position;
+        var negative = false;
+        if (i < text.Length && (text[i] == (byte)'-' || (!strictJson && text[i] == (byte)'+')))
+        {
+            negative = text[i] == (byte)'-';
+            i++;
+        }
+
+        ulong mantissa = 0;
+        var significant = 0;
+        var exponent = 0;
+        var integerStart = i;
+        for (; i < text.Length && (uint)(text[i] - '0') <= 9; i++)
+        {
+            if (significant > 0 || text[i] != (byte)'0')
+            {
+                significant++;
+                mantissa = (mantissa * 10) + (uint)(text[i] - '0');
+            }
+        }
+
+        var integerDigits = i - integerStart;
+        if (strictJson && (integerDigits == 0 || (integerDigits > 1 && text[integerStart] == (byte)'0')))
+        {
+            return false;
+        }
+
+        var fractionDigits = 0;
+        if (i < text.Length && text[i] == (byte)'.')
+        {
+            i++;
+            var fractionStart = i;
+            for (; i < text.Length && (uint)(text[i] - '0') <= 9; i++)
+            {
+                exponent--;
+                if (significant > 0 || text[i] != (byte)'0')
+                {
+                    significant++;
+                    mantissa = (mantissa * 10) + (uint)(text[i] - '0');
+                }
+            }
+
+            fractionDigits = i - fractionStart;
+            if (strictJson && fractionDigits == 0)
+            {
+                return false;
+            }
+        }
+
+        if (integerDigits + fractionDigits == 0 || significant > 19)
+        {
+            return false;
+        }
+
+        if (i < text.Length && (text[i] | 0x20) == (byte)'e')
+        {
+            i++;
+            var exponentNegative = false;
+            if (i < text.Length && text[i] is (byte)'-' or (byte)'+')
+            {
+                exponentNegative = text[i] == (byte)'-';
+                i++;
+            }
+
+            var exponentStart = i;
+            var written = 0;
+            for (; i < text.Length && (uint)(text[i] - '0') <= 9 && i - exponentStart < 6; i++)
+            {
+                written = (written * 10) + (text[i] - '0');
+            }
+
+            if (i == exponentStart || (i < text.Length && (uint)(text[i] - '0') <= 9))
+            {
+                return false;
+            }
+
+            exponent += exponentNegative ? -written : written;
+        }
+
+        if (mantissa == 0)
+        {
+            exponent = 0;
+        }
+
+        if (mantissa > (1UL << 24) || exponent is < -10 or > 10)
+        {
+            return false;
+        }
+
+        var f = (float)mantissa;
+        f = exponent < 0 ? f / SinglePowers[-exponent] : f * SinglePowers[exponent];
+        value = negative ? -f : f;
+        position = i;
+        return true;
+    }
+
+    /// <summary>
     /// <c>[+-]digits[.digits][(e|E)[+-]digits]</c> (digits on at least one side of the point) with at
     /// most 19 significant digits → mantissa × 10^exponent. False sends the text to the BCL.
     /// </summary>

@@ -45,6 +45,9 @@ public sealed class RowSet : IDisposable
         return RowCount++;
     }
 
+    /// <summary>Drops the row just added (a fast path that handed the record to the general path).</summary>
+    public void RemoveLastRow() => RowCount--;
+
     public Span<byte> InputRow(int input, int row) => _inputs[input].AsSpan(row * InputRowBytes[input], InputRowBytes[input]);
 
     public ReadOnlySpan<byte> InputRows(int input, int firstRow, int count) =>

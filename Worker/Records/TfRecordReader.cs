@@ -60,9 +60,52 @@ public static class TfRecordReader
         return true;
     }
 
+    // The same checks as TryReadRecord, on one span: no SequenceReader per frame.
+    private static void ForEachInSpan<TState>(ReadOnlySequence<byte> body, ref TState state, RecordVisitor<TState> visit)
+    {
+        var span = body.FirstSpan;
+        var position = 0;
+        long index = 0;
+        while (position < span.Length)
+        {
+            var rest = span[position..];
+            if (rest.Length < HeaderLength)
+            {
+                throw new RecordException($"record {index}: TFRecord frame at byte {position} is truncated ({rest.Length} bytes left)", index, position);
+            }
+
+            var length = BinaryPrimitives.ReadUInt64LittleEndian(rest);
+            if (Crc32C.Mask(Crc32C.Compute(rest[..8])) != BinaryPrimitives.ReadUInt32LittleEndian(rest[8..]))
+            {
+                throw new RecordException($"record {index}: TFRecord length CRC mismatch at byte {position}", index, position);
+            }
+
+            if (length > (ulong)(rest.Length - HeaderLength - FooterLength) || rest.Length < HeaderLength + FooterLength)
+            {
+                throw new RecordException($"record {index}: TFRecord frame at byte {position} is truncated ({rest.Length} bytes left)", index, position);
+            }
+
+            var data = rest.Slice(HeaderLength, (int)length);
+            if (Crc32C.Mask(Crc32C.Compute(data)) != BinaryPrimitives.ReadUInt32LittleEndian(rest[(HeaderLength + (int)length)..]))
+            {
+                throw new RecordException($"record {index}: TFRecord data CRC mismatch at byte {position}", index, position);
+            }
+
+            visit(ref state, body.Slice(position + HeaderLength, (long)length), index, position);
+            position += HeaderLength + (int)length + FooterLength;
+            index++;
+        }
+    }
+
     /// <summary>Whole-body form: every frame, or a 400 for a truncated last one.</summary>
     public static void ForEach<TState>(ReadOnlySequence<byte> body, ref TState state, RecordVisitor<TState> visit)
     {
+        if (body.IsSingleSegment)
+        {
+            ForEachInSpan(body, ref state, visit);
+            return;
+        }
+
         var reader = new SequenceReader<byte>(body);
         long index = 0;
         while (!reader.End)
