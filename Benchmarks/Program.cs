@@ -9,5 +9,14 @@ if (args.Length > 0 && args[0] == "kestrel-ping")
     return 0;
 }
 
+// `soak --port N --pid P [--requests R]` drives a running worker and samples its RSS.
+if (args.Length > 0 && args[0] == "soak")
+{
+    string Arg(string name, string fallback) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+    var invariant = System.Globalization.CultureInfo.InvariantCulture;
+    return await Benchmarks.EndToEnd.RssSoak.RunAsync(
+        int.Parse(Arg("--port", "18090"), invariant), int.Parse(Arg("--pid", "0"), invariant), int.Parse(Arg("--requests", "10000"), invariant), int.Parse(Arg("--columns", "64"), invariant));
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(KestrelPingServer).Assembly).Run(args);
 return 0;

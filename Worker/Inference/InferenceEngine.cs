@@ -29,16 +29,22 @@ public sealed class InferenceException(string message, Exception? inner = null) 
 /// </summary>
 public sealed class InferenceEngine : IDisposable
 {
-    private readonly OnnxSession _session;
+    private readonly OnnxSession[] _sessions;
     private readonly Channel<WorkItem> _queue;
     private readonly Thread[] _workers;
     private readonly JsonLog _log;
 
     public InferenceEngine(OnnxSession session, InferenceOptions options, JsonLog log)
+        : this([session], options, log)
     {
-        _session = session;
+    }
+
+    /// <summary>One session per device (GPU); worker i feeds session i mod count.</summary>
+    public InferenceEngine(IReadOnlyList<OnnxSession> sessions, InferenceOptions options, JsonLog log)
+    {
+        _sessions = [.. sessions];
         _log = log;
-        Signature = session.Signature;
+        Signature = _sessions[0].Signature;
         var batchable = Signature.IsBatchable;
         Options = batchable ? options : options with { MaxBatchRows = 1 };
 
@@ -53,14 +59,16 @@ public sealed class InferenceEngine : IDisposable
         _workers = new Thread[Math.Max(1, Options.Workers)];
         for (var i = 0; i < _workers.Length; i++)
         {
-            _workers[i] = new Thread(WorkerLoop) { IsBackground = true, Name = $"inference-{i}" };
+            var session = _sessions[i % _sessions.Length];
+            _workers[i] = new Thread(() => WorkerLoop(session)) { IsBackground = true, Name = $"inference-{i}-{session.Device}" };
             _workers[i].Start();
         }
     }
 
     public ModelSignature Signature { get; }
     public InferenceOptions Options { get; }
-    public string Device => _session.Device;
+    /// <summary>"cpu", "cuda:0", or the devices joined ("cuda:0,cuda:1").</summary>
+    public string Device => string.Join(",", _sessions.Select(s => s.Device));
 
     /// <summary>Runs every row of <paramref name="rows"/> and fills its outputs. Waits (backpressure) while the queue is full.</summary>
     public async ValueTask RunAsync(RowSet rows, CancellationToken cancellationToken)
@@ -95,10 +103,13 @@ public sealed class InferenceEngine : IDisposable
             worker.Join(TimeSpan.FromSeconds(10));
         }
 
-        _session.Dispose();
+        foreach (var session in _sessions)
+        {
+            session.Dispose();
+        }
     }
 
-    private void WorkerLoop()
+    private void WorkerLoop(OnnxSession session)
     {
         var reader = _queue.Reader;
         var inputs = Signature.Inputs;
@@ -148,7 +159,7 @@ public sealed class InferenceEngine : IDisposable
 
             try
             {
-                RunBatch(batch, rows, buffers, tensors, inputRowBytes, outputRowBytes);
+                RunBatch(session, batch, rows, buffers, tensors, inputRowBytes, outputRowBytes);
                 foreach (var item in batch)
                 {
                     item.Completion.TrySetResult();
@@ -207,7 +218,7 @@ public sealed class InferenceEngine : IDisposable
         }
     }
 
-    private void RunBatch(List<WorkItem> batch, int rows, byte[][] buffers, InputTensor[] tensors, int[] inputRowBytes, int[] outputRowBytes)
+    private void RunBatch(OnnxSession session, List<WorkItem> batch, int rows, byte[][] buffers, InputTensor[] tensors, int[] inputRowBytes, int[] outputRowBytes)
     {
         var inputs = Signature.Inputs;
         for (var i = 0; i < inputs.Count; i++)
@@ -229,7 +240,7 @@ public sealed class InferenceEngine : IDisposable
             tensors[i] = new InputTensor(Marshal.UnsafeAddrOfPinnedArrayElement(buffers[i], 0), (long)rows * inputRowBytes[i], shape);
         }
 
-        using var results = _session.Run(tensors);
+        using var results = session.Run(tensors);
         for (var o = 0; o < Signature.Outputs.Count; o++)
         {
             var (_, shape) = results.GetTypeAndShape(o);

@@ -32,38 +32,50 @@ public static class ModelLoader
             IntraOpThreads = InferenceSizing.IntraOpThreads(machine, settings),
         };
 
-        OnnxSession session;
+        // One session per GPU (ORT serialises a session's Runs on one CUDA stream); one on CPU.
+        var sessions = new List<OnnxSession>();
         try
         {
-            session = OnnxSession.Create(api, path, config);
-        }
-        catch (OrtException e)
-        {
-            throw new ModelLoadException($"cannot load {path}: {e.Message}", e);
-        }
+            sessions.Add(OnnxSession.Create(api, path, config));
+            if (sessions[0].Device.StartsWith("cuda", StringComparison.Ordinal))
+            {
+                for (var device = 1; device < machine.Gpus; device++)
+                {
+                    sessions.Add(OnnxSession.Create(api, path, config with { Device = DevicePreference.Cuda, CudaDeviceId = device }));
+                }
+            }
 
-        try
-        {
-            Validate(session.Signature, path);
+            Validate(sessions[0].Signature, path);
         }
-        catch
+        catch (Exception e)
         {
-            session.Dispose();
+            foreach (var opened in sessions)
+            {
+                opened.Dispose();
+            }
+
+            if (e is OrtException ort)
+            {
+                throw new ModelLoadException($"cannot load {path}: {ort.Message}", ort);
+            }
+
             throw;
         }
+
+        var session = sessions[0];
 
         var options = InferenceSizing.Options(machine, settings);
         log.Info(
             "model loaded",
             ("path", path),
             ("ort_version", api.Version),
-            ("device", session.Device),
+            ("device", string.Join(",", sessions.Select(s => s.Device))),
             ("cuda_fallback", session.CudaFallbackReason),
             ("signature", session.Signature.ToString()),
             ("workers", options.Workers),
             ("intra_op_threads", config.IntraOpThreads),
             ("max_batch_rows", session.Signature.IsBatchable ? options.MaxBatchRows : 1));
-        return new InferenceEngine(session, options, log);
+        return new InferenceEngine(sessions, options, log);
     }
 
     private static void Validate(ModelSignature signature, string path)
