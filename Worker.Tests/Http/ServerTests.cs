@@ -142,6 +142,76 @@ public class ServerTests
     }
 
     [Fact]
+    public async Task LargeBodyFollowedByAPipelinedRequestAreBothAnswered()
+    {
+        // 300 KB is read straight from the socket into one buffer; the request after it must stay intact.
+        await using var host = TestServers.Start(invocations: new EchoHandler());
+        await using var client = await RawHttpClient.ConnectAsync(host.Port);
+        var large = new string('x', 300_000) + "END";
+        await client.SendAsync(Post(large) + Post("small") + Ping);
+        Assert.Equal(large, (await client.ReadResponseAsync()).BodyText);
+        Assert.Equal("small", (await client.ReadResponseAsync()).BodyText);
+        Assert.Equal(200, (await client.ReadResponseAsync()).Status);
+    }
+
+    [Fact]
+    public async Task LargeBodyArrivingInPiecesIsReadWhole()
+    {
+        await using var host = TestServers.Start(invocations: new EchoHandler());
+        await using var client = await RawHttpClient.ConnectAsync(host.Port);
+        var body = string.Concat(Enumerable.Range(0, 20_000).Select(i => $"{i % 10}"));
+        var request = Encoding.ASCII.GetBytes(Post(body));
+        for (var offset = 0; offset < request.Length; offset += 7001)
+        {
+            await client.SendAsync(request[offset..Math.Min(request.Length, offset + 7001)]);
+            await Task.Delay(2);
+        }
+
+        Assert.Equal(body, (await client.ReadResponseAsync()).BodyText);
+        await client.SendAsync(Ping);
+        Assert.Equal(200, (await client.ReadResponseAsync()).Status);
+    }
+
+    [Fact]
+    public async Task ClientVanishingMidLargeBodyLeavesTheServerServing()
+    {
+        await using var host = TestServers.Start(invocations: new EchoHandler());
+        await using (var client = await RawHttpClient.ConnectAsync(host.Port))
+        {
+            await client.SendAsync($"POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Length: 500000\r\n\r\n{new string('1', 100_000)}");
+            client.ShutdownSend();
+            var response = await client.ReadResponseAsync();
+            Assert.Equal(400, response.Status);
+            Assert.True(await client.IsClosedByServerAsync());
+        }
+
+        await using var next = await RawHttpClient.ConnectAsync(host.Port);
+        await next.SendAsync(Ping);
+        Assert.Equal(200, (await next.ReadResponseAsync()).Status);
+    }
+
+    [Fact]
+    public async Task StalledLargeBodyIsCutAtTheTimeout()
+    {
+        var settings = new WorkerSettings { KeepAliveTimeout = TimeSpan.FromMilliseconds(300) };
+        await using var host = TestServers.Start(settings, new EchoHandler());
+        await using var client = await RawHttpClient.ConnectAsync(host.Port);
+        await client.SendAsync($"POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Length: 500000\r\n\r\n{new string('1', 100_000)}");
+        Assert.True(await client.IsClosedByServerAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(0, await WaitForNoConnectionsAsync(host));
+    }
+
+    private static async Task<int> WaitForNoConnectionsAsync(Worker.Hosting.WorkerHost host)
+    {
+        for (var i = 0; i < 100 && host.ActiveConnections > 0; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        return host.ActiveConnections;
+    }
+
+    [Fact]
     public async Task ChunkedBodyPassingTheLimitIs413()
     {
         await using var host = TestServers.Start(new WorkerSettings { MaxPayloadInMB = 1 }, new EchoHandler());

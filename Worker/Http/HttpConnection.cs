@@ -30,11 +30,16 @@ internal sealed class HttpConnection
     private readonly ChunkedBodyDecoder _chunked = new();
     private readonly PooledBufferWriter _chunkedBody = new(16 * 1024);
 
+    // Bodies at least this large are read into one rented buffer of exactly their length instead of
+    // piling up as pipe segments: one contiguous span for the parsers, no per-segment allocation.
+    private const int DirectBodyThreshold = 64 * 1024;
+
     // Environment.TickCount64 after which the heartbeat cancels the pending read.
     private long _deadline = long.MaxValue;
     private volatile bool _timedOut;
     private volatile bool _draining;
     private volatile bool _idle;
+    private volatile bool _readingDirect;
     private long _requestStarted;
 
     public HttpConnection(Socket socket, HttpServer server)
@@ -57,7 +62,14 @@ internal sealed class HttpConnection
         if (now >= Volatile.Read(ref _deadline))
         {
             _timedOut = true;
-            _reader.CancelPendingRead();
+            if (_readingDirect)
+            {
+                Abort();
+            }
+            else
+            {
+                _reader.CancelPendingRead();
+            }
         }
     }
 
@@ -178,6 +190,8 @@ internal sealed class HttpConnection
             var buffer = result.Buffer;
             var wrote = false;
             var close = false;
+            byte[]? directBody = null;
+            var directFilled = 0;
             try
             {
                 while (!close)
@@ -247,6 +261,15 @@ internal sealed class HttpConnection
                     {
                         if (buffer.Length < _head.ContentLength)
                         {
+                            if (_head.ContentLength >= DirectBodyThreshold && !result.IsCompleted)
+                            {
+                                // Take what has arrived; the rest is read straight from the socket below.
+                                directBody = ArrayPool<byte>.Shared.Rent(checked((int)_head.ContentLength));
+                                buffer.CopyTo(directBody);
+                                directFilled = (int)buffer.Length;
+                                buffer = buffer.Slice(buffer.End);
+                            }
+
                             break;
                         }
 
@@ -298,11 +321,65 @@ internal sealed class HttpConnection
                 await _writer.FlushAsync().ConfigureAwait(false);
             }
 
+            if (directBody is not null)
+            {
+                try
+                {
+                    close = !await ReadBodyDirectAndCompleteAsync(directBody, directFilled).ConfigureAwait(false);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(directBody);
+                }
+
+                await _writer.FlushAsync().ConfigureAwait(false);
+                state = ParseState.Head;
+                headBuffered = false;
+            }
+
             if (close || result.IsCompleted)
             {
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// Reads the rest of a large Content-Length body from the socket into <paramref name="body"/>,
+    /// exactly its length (a pipelined next request stays in the socket for the pipe), then answers it.
+    /// </summary>
+    /// <returns>Whether the connection stays open.</returns>
+    private async Task<bool> ReadBodyDirectAndCompleteAsync(byte[] body, int filled)
+    {
+        var length = (int)_head.ContentLength;
+        _readingDirect = true;
+        try
+        {
+            while (filled < length)
+            {
+                Volatile.Write(ref _deadline, Environment.TickCount64 + (long)_settings.KeepAliveTimeout.TotalMilliseconds);
+                var read = await _stream.ReadAsync(body.AsMemory(filled, length - filled)).ConfigureAwait(false);
+                Volatile.Write(ref _deadline, long.MaxValue);
+                if (read == 0)
+                {
+                    var rejection = HttpRejectException.Create(RequestRejectionReason.UnexpectedEndOfBody);
+                    _response.Reset();
+                    _response.SetError(rejection.StatusCode, rejection.Message);
+                    _response.WriteTo(_writer, keepAlive: false, isHttp11Client: true, omitBody: false);
+                    LogRequest(rejection.StatusCode, filled);
+                    return false;
+                }
+
+                filled += read;
+            }
+        }
+        finally
+        {
+            _readingDirect = false;
+            Volatile.Write(ref _deadline, long.MaxValue);
+        }
+
+        return await CompleteRequestAsync(new ReadOnlySequence<byte>(body, 0, length)).ConfigureAwait(false);
     }
 
     /// <summary>Answers at once, without reading the body, a request that will be refused anyway (413, 404, 405).</summary>
