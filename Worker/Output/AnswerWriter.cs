@@ -16,6 +16,7 @@ public sealed class AnswerWriter
 {
     private readonly ModelSignature _signature;
     private readonly byte[][] _propertyPrefixes;
+    private readonly int _maxRecordBytes;
 
     public AnswerWriter(ModelSignature signature)
     {
@@ -25,6 +26,7 @@ public sealed class AnswerWriter
         _propertyPrefixes = signature.Outputs
             .Select(o => System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(o.Name, JsonOptions) + ":"))
             .ToArray();
+        _maxRecordBytes = MaxRecordBytes(signature, _propertyPrefixes);
     }
 
     private static JsonSerializerOptions JsonOptions { get; } = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -36,20 +38,26 @@ public sealed class AnswerWriter
 
     public void Write(AnswerFormat format, RowSet rows, IBufferWriter<byte> output)
     {
+        // One span per record, sized from the signature: no buffer-writer call per value.
+        var maxRecordBytes = _maxRecordBytes;
         switch (format)
         {
             case AnswerFormat.Csv:
                 for (var row = 0; row < rows.RowCount; row++)
                 {
-                    WriteCsvLine(rows, row, output);
+                    var line = new SpanCursor(output.GetSpan(maxRecordBytes));
+                    WriteCsvLine(rows, row, ref line);
+                    output.Advance(line.Length);
                 }
 
                 break;
             case AnswerFormat.JsonLines:
                 for (var row = 0; row < rows.RowCount; row++)
                 {
-                    WriteJsonObject(rows, row, output);
-                    output.Write("\n"u8);
+                    var line = new SpanCursor(output.GetSpan(maxRecordBytes));
+                    WriteJsonObject(rows, row, ref line);
+                    line.Append((byte)'\n');
+                    output.Advance(line.Length);
                 }
 
                 break;
@@ -57,12 +65,14 @@ public sealed class AnswerWriter
                 output.Write("{\"predictions\":["u8);
                 for (var row = 0; row < rows.RowCount; row++)
                 {
+                    var item = new SpanCursor(output.GetSpan(maxRecordBytes));
                     if (row > 0)
                     {
-                        output.Write(","u8);
+                        item.Append((byte)',');
                     }
 
-                    WriteJsonObject(rows, row, output);
+                    WriteJsonObject(rows, row, ref item);
+                    output.Advance(item.Length);
                 }
 
                 output.Write("]}"u8);
@@ -70,7 +80,29 @@ public sealed class AnswerWriter
         }
     }
 
-    private void WriteCsvLine(RowSet rows, int row, IBufferWriter<byte> output)
+    /// <summary>An upper bound on one record's answer in any format.</summary>
+    private static int MaxRecordBytes(ModelSignature signature, byte[][] prefixes)
+    {
+        var total = 4;
+        for (var o = 0; o < signature.Outputs.Count; o++)
+        {
+            // Each value: its widest text, a separator and, in nested JSON, up to two brackets.
+            total += prefixes[o].Length + 4 + (int)(signature.Outputs[o].RowSize * (MaxChars(signature.Outputs[o].ElementType) + 3));
+        }
+
+        return total;
+    }
+
+    private static int MaxChars(TensorElementType type) => type switch
+    {
+        TensorElementType.Double => 25, // -2.2250738585072014E-308
+        TensorElementType.Float => 16,  // -1.17549435E-38
+        TensorElementType.Int64 or TensorElementType.UInt64 => 20,
+        TensorElementType.Int32 or TensorElementType.UInt32 => 11,
+        _ => 6,
+    };
+
+    private void WriteCsvLine(RowSet rows, int row, ref SpanCursor line)
     {
         var first = true;
         for (var o = 0; o < _signature.Outputs.Count; o++)
@@ -81,70 +113,70 @@ public sealed class AnswerWriter
             {
                 if (!first)
                 {
-                    output.Write(","u8);
+                    line.Append((byte)',');
                 }
 
                 first = false;
-                WriteValue(type, rows, o, row, i, output, json: false);
+                WriteValue(type, rows, o, row, i, ref line, json: false);
             }
         }
 
-        output.Write("\n"u8);
+        line.Append((byte)'\n');
     }
 
-    private void WriteJsonObject(RowSet rows, int row, IBufferWriter<byte> output)
+    private void WriteJsonObject(RowSet rows, int row, ref SpanCursor line)
     {
-        output.Write("{"u8);
+        line.Append((byte)'{');
         for (var o = 0; o < _signature.Outputs.Count; o++)
         {
             if (o > 0)
             {
-                output.Write(","u8);
+                line.Append((byte)',');
             }
 
-            output.Write(_propertyPrefixes[o]);
+            line.Append(_propertyPrefixes[o]);
             var info = _signature.Outputs[o];
             if (info.Shape.Length <= 1)
             {
                 // One value per record (shape [N]): a scalar, not a one-element array.
-                WriteValue(info.ElementType, rows, o, row, 0, output, json: true);
+                WriteValue(info.ElementType, rows, o, row, 0, ref line, json: true);
             }
             else
             {
                 var index = 0;
-                WriteNested(info, 1, rows, o, row, ref index, output);
+                WriteNested(info, 1, rows, o, row, ref index, ref line);
             }
         }
 
-        output.Write("}"u8);
+        line.Append((byte)'}');
     }
 
-    private static void WriteNested(TensorInfo info, int dimension, RowSet rows, int o, int row, ref int index, IBufferWriter<byte> output)
+    private static void WriteNested(TensorInfo info, int dimension, RowSet rows, int o, int row, ref int index, ref SpanCursor line)
     {
-        output.Write("["u8);
+        line.Append((byte)'[');
         for (var i = 0; i < info.Shape[dimension]; i++)
         {
             if (i > 0)
             {
-                output.Write(","u8);
+                line.Append((byte)',');
             }
 
             if (dimension == info.Shape.Length - 1)
             {
-                WriteValue(info.ElementType, rows, o, row, index++, output, json: true);
+                WriteValue(info.ElementType, rows, o, row, index++, ref line, json: true);
             }
             else
             {
-                WriteNested(info, dimension + 1, rows, o, row, ref index, output);
+                WriteNested(info, dimension + 1, rows, o, row, ref index, ref line);
             }
         }
 
-        output.Write("]"u8);
+        line.Append((byte)']');
     }
 
-    private static void WriteValue(TensorElementType type, RowSet rows, int o, int row, int i, IBufferWriter<byte> output, bool json)
+    private static void WriteValue(TensorElementType type, RowSet rows, int o, int row, int i, ref SpanCursor line, bool json)
     {
-        var span = output.GetSpan(32);
+        var span = line.Free;
         int written;
         switch (type)
         {
@@ -152,9 +184,8 @@ public sealed class AnswerWriter
                 var f = rows.OutputRow<float>(o, row)[i];
                 if (json && !float.IsFinite(f))
                 {
-                    "null"u8.CopyTo(span);
-                    written = 4;
-                    break;
+                    line.Append("null"u8);
+                    return;
                 }
 
                 f.TryFormat(span, out written, default, CultureInfo.InvariantCulture);
@@ -163,9 +194,8 @@ public sealed class AnswerWriter
                 var d = rows.OutputRow<double>(o, row)[i];
                 if (json && !double.IsFinite(d))
                 {
-                    "null"u8.CopyTo(span);
-                    written = 4;
-                    break;
+                    line.Append("null"u8);
+                    return;
                 }
 
                 d.TryFormat(span, out written, default, CultureInfo.InvariantCulture);
@@ -179,14 +209,32 @@ public sealed class AnswerWriter
             case TensorElementType.Int8: Utf8Formatter.TryFormat(rows.OutputRow<sbyte>(o, row)[i], span, out written); break;
             case TensorElementType.UInt8: Utf8Formatter.TryFormat(rows.OutputRow<byte>(o, row)[i], span, out written); break;
             case TensorElementType.Bool:
-                var b = rows.OutputRow<byte>(o, row)[i] != 0;
-                (b ? "true"u8 : "false"u8).CopyTo(span);
-                written = b ? 4 : 5;
-                break;
+                line.Append(rows.OutputRow<byte>(o, row)[i] != 0 ? "true"u8 : "false"u8);
+                return;
             default:
                 throw new NotSupportedException($"output element type {type}");
         }
 
-        output.Advance(written);
+        line.Advance(written);
+    }
+
+    /// <summary>Writes into one span and counts what it wrote.</summary>
+    private ref struct SpanCursor(Span<byte> span)
+    {
+        private readonly Span<byte> _span = span;
+
+        public int Length { get; private set; }
+
+        public readonly Span<byte> Free => _span[Length..];
+
+        public void Append(byte b) => _span[Length++] = b;
+
+        public void Append(ReadOnlySpan<byte> bytes)
+        {
+            bytes.CopyTo(_span[Length..]);
+            Length += bytes.Length;
+        }
+
+        public void Advance(int count) => Length += count;
     }
 }
