@@ -212,27 +212,31 @@ public sealed unsafe class OnnxSession : IDisposable
         api.Check(api.SessionGetInputCount(session, &inputCount));
         api.Check(api.SessionGetOutputCount(session, &outputCount));
 
-        var inputs = new TensorInfo[(int)inputCount];
-        for (nuint i = 0; i < inputCount; i++)
-        {
-            nint name;
-            api.Check(api.SessionGetInputName(session, i, allocator, &name));
-            nint typeInfo;
-            api.Check(api.SessionGetInputTypeInfo(session, i, &typeInfo));
-            inputs[(int)i] = ReadTensorInfo(api, TakeString(api, allocator, name), typeInfo);
-        }
-
-        var outputs = new TensorInfo[(int)outputCount];
-        for (nuint i = 0; i < outputCount; i++)
-        {
-            nint name;
-            api.Check(api.SessionGetOutputName(session, i, allocator, &name));
-            nint typeInfo;
-            api.Check(api.SessionGetOutputTypeInfo(session, i, &typeInfo));
-            outputs[(int)i] = ReadTensorInfo(api, TakeString(api, allocator, name), typeInfo);
-        }
-
+        var inputs = ReadTensors(api, session, allocator, inputCount, api.SessionGetInputName, api.SessionGetInputTypeInfo);
+        var outputs = ReadTensors(api, session, allocator, outputCount, api.SessionGetOutputName, api.SessionGetOutputTypeInfo);
         return new ModelSignature(inputs, outputs);
+    }
+
+    /// <summary>Inputs and outputs are read the same way, through their own pair of OrtApi slots.</summary>
+    private static TensorInfo[] ReadTensors(
+        OrtApi api,
+        nint session,
+        nint allocator,
+        nuint count,
+        delegate* unmanaged<nint, nuint, nint, nint*, nint> getName,
+        delegate* unmanaged<nint, nuint, nint*, nint> getTypeInfo)
+    {
+        var tensors = new TensorInfo[(int)count];
+        for (nuint i = 0; i < count; i++)
+        {
+            nint name;
+            api.Check(getName(session, i, allocator, &name));
+            nint typeInfo;
+            api.Check(getTypeInfo(session, i, &typeInfo));
+            tensors[(int)i] = ReadTensorInfo(api, TakeString(api, allocator, name), typeInfo);
+        }
+
+        return tensors;
     }
 
     private static TensorInfo ReadTensorInfo(OrtApi api, string name, nint typeInfo)
