@@ -32,6 +32,7 @@ internal sealed class HttpConnection
 
     // Bodies at least this large are read into one rented buffer of exactly their length instead of
     // piling up as pipe segments: one contiguous span for the parsers, no per-segment allocation.
+    // Answers at least this large are written from their own pooled segments, for the same reason.
     private const int DirectBodyThreshold = 64 * 1024;
 
     // Environment.TickCount64 after which the heartbeat cancels the pending read.
@@ -421,7 +422,23 @@ internal sealed class HttpConnection
         }
 
         var keepAlive = _head.KeepAlive && !_draining && !_response.CloseConnection;
-        _response.WriteTo(_writer, keepAlive, _head.IsHttp11, omitBody: _head.Method == HttpMethod.Head);
+        var omitBody = _head.Method == HttpMethod.Head;
+        if (!omitBody && _response.Body.Length >= DirectBodyThreshold)
+        {
+            // A large answer goes from its pooled segments straight to the socket, after the head
+            // (and any earlier pipelined answers) are flushed: no copy into pipe segments.
+            _response.WriteTo(_writer, keepAlive, _head.IsHttp11, omitBody: true);
+            await _writer.FlushAsync().ConfigureAwait(false);
+            foreach (var segment in _response.Body.AsSequence())
+            {
+                await _stream.WriteAsync(segment).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            _response.WriteTo(_writer, keepAlive, _head.IsHttp11, omitBody);
+        }
+
         LogRequest(_response.StatusCode, body.Length);
         return keepAlive;
     }
