@@ -82,3 +82,62 @@ public class NumberTextTests
         Assert.True(BitConverter.DoubleToInt64Bits(expectedDouble) == BitConverter.DoubleToInt64Bits(value), $"'{text}': {expectedDouble:R} vs {value:R}");
     }
 }
+
+/// <summary>The one-pass parser inside CSV rows and JSON arrays: where it takes a number it must equal the BCL, and stop where the number ends.</summary>
+public class NumberTextInlineTests
+{
+    [Fact]
+    public void AgreesWithTheBclAndStopsAtTheDelimiter()
+    {
+        var random = new Random(99);
+        string[] delimiters = [",", "\n", "\r\n", "]", " "];
+        for (var i = 0; i < 200_000; i++)
+        {
+            var number = random.Next(5) switch
+            {
+                0 => ((float)((random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-12, 12)))).ToString("R", CultureInfo.InvariantCulture),
+                1 => random.Next(-100_000_000, 100_000_000).ToString(CultureInfo.InvariantCulture) + "." + random.Next(0, 100_000_000).ToString("D8", CultureInfo.InvariantCulture)[..random.Next(1, 9)],
+                2 => new string('0', random.Next(0, 12)) + random.Next(0, 99999).ToString(CultureInfo.InvariantCulture),
+                3 => random.NextInt64(0, 99999999999).ToString(CultureInfo.InvariantCulture) + "e" + random.Next(-12, 12).ToString(CultureInfo.InvariantCulture),
+                _ => ((random.NextDouble() - 0.5) * 200).ToString("F" + random.Next(0, 10).ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture),
+            };
+            var delimiter = delimiters[random.Next(delimiters.Length)];
+            var text = Encoding.ASCII.GetBytes(number + delimiter + "9,9");
+            var position = 0;
+            if (NumberText.TryParseSingleInline(text, ref position, strictJson: false, out var value))
+            {
+                Assert.Equal(number.Length, position);
+                var expected = float.Parse(number, NumberStyles.Float, CultureInfo.InvariantCulture);
+                Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(value), $"'{number}': {expected:R} vs {value:R}");
+            }
+            else
+            {
+                Assert.Equal(0, position);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("12345678,", 8)]
+    [InlineData("123456789012,", 12)]
+    [InlineData("0000000000000000001.5,", 21)]
+    [InlineData("-0.000000001,", 12)]
+    [InlineData("99999999.99999999,", 17)]
+    public void LongDigitRunsAcrossWordBoundaries(string text, int numberLength)
+    {
+        var bytes = Encoding.ASCII.GetBytes(text);
+        var position = 0;
+        var number = text[..numberLength];
+        var expected = float.Parse(number, NumberStyles.Float, CultureInfo.InvariantCulture);
+        if (NumberText.TryParseSingleInline(bytes, ref position, strictJson: false, out var value))
+        {
+            Assert.Equal(numberLength, position);
+            Assert.Equal(expected, value);
+        }
+        else
+        {
+            // Outside the exact fast domain (too many digits or too large a mantissa): the general path takes it.
+            Assert.True(number.Replace("-", "").Replace(".", "").Length > 19 || Math.Abs((double)expected) > 16777216 || number.Replace("-", "").Replace(".", "").TrimStart('0').Length > 7);
+        }
+    }
+}
