@@ -29,8 +29,6 @@ public sealed class ChunkedBodyDecoder
     /// <summary>Body bytes decoded so far.</summary>
     public long BodyLength { get; private set; }
 
-    public bool IsComplete => _mode == Mode.Complete;
-
     public void Reset()
     {
         _mode = Mode.SizeLine;

@@ -69,6 +69,7 @@ public static class ModelLoader
             "model loaded",
             ("path", path),
             ("ort_version", api.Version),
+            ("ort_library", api.LibraryPath),
             ("device", string.Join(",", sessions.Select(s => s.Device))),
             ("cuda_fallback", session.CudaFallbackReason),
             ("signature", session.Signature.ToString()),

@@ -80,10 +80,9 @@ public sealed unsafe class OrtApi
     public readonly delegate* unmanaged<nint, void> ReleaseCUDAProviderOptions;                    // 208
     public readonly delegate* unmanaged<nint> GetBuildInfoString;                                  // 254
 
-    private OrtApi(string libraryPath, nint library, nint* table, string version)
+    private OrtApi(string libraryPath, nint* table, string version)
     {
         LibraryPath = libraryPath;
-        Library = library;
         Version = version;
         GetErrorCode = (delegate* unmanaged<nint, int>)table[1];
         GetErrorMessage = (delegate* unmanaged<nint, nint>)table[2];
@@ -137,7 +136,6 @@ public sealed unsafe class OrtApi
     }
 
     public string LibraryPath { get; }
-    public nint Library { get; }
 
     /// <summary>ORT's version string, e.g. "1.30.0".</summary>
     public string Version { get; }
@@ -198,7 +196,8 @@ public sealed unsafe class OrtApi
             throw new OrtLibraryException($"ONNX Runtime {version} at {libraryPath} does not offer C API version {ApiVersion} (ORT 1.17 or newer is needed)");
         }
 
-        return new OrtApi(libraryPath, library, table, version);
+        // The library stays loaded for the life of the process: its function pointers are the binding.
+        return new OrtApi(libraryPath, table, version);
     }
 
     /// <summary>Throws for a non-NULL status, copying its message first and always releasing it.</summary>
