@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Worker.Tests.Support;
 
@@ -67,7 +66,7 @@ public class ServeProcessTests
                 Assert.Equal("6.1,6.8,2.55\n", (await client.ReadResponseAsync()).BodyText);
             }
 
-            Assert.Equal(0, Kill(process.Id, 15));
+            Assert.Equal(0, Signals.Send(process.Id, Signals.Terminate));
             var rest = await process.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(30));
             await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Equal(0, process.ExitCode);
@@ -75,8 +74,6 @@ public class ServeProcessTests
         }
     }
 
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 
     private static Process StartWorker(string[] args, params (string Name, string Value)[] environment)
     {

@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Worker.Tests.Support;
+
+namespace Worker.Tests.Hosting;
+
+/// <summary>
+/// The machines that run the tests have no Docker engine, so this runs the app the way the image
+/// does: a self-contained linux-x64 publish started as <c>/app/Worker serve</c> (ENTRYPOINT + CMD),
+/// configured only by SageMaker's environment, with the model where SageMaker unpacks it.
+/// </summary>
+public class ImageLayoutTests
+{
+    [Fact]
+    public async Task PublishedAppServesFromTheImageLayout()
+    {
+        var root = Directory.CreateTempSubdirectory("worker-image-");
+        try
+        {
+            var app = Path.Combine(root.FullName, "app");
+            await PublishAsync(app);
+            Assert.True(File.Exists(Path.Combine(app, "Worker")), "the apphost the ENTRYPOINT names");
+            Assert.True(File.Exists(Path.Combine(app, "libonnxruntime.so.1")), "ONNX Runtime next to the program");
+
+            // /opt/ml/model as SageMaker unpacks model.tar.gz: the model may sit in a sub-folder.
+            var model = Path.Combine(root.FullName, "opt", "ml", "model", "v1");
+            Directory.CreateDirectory(model);
+            File.Copy(Models.File("linear"), Path.Combine(model, "model.onnx"));
+
+            var start = new ProcessStartInfo(Path.Combine(app, "Worker")) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            start.ArgumentList.Add("serve");
+            start.Environment["SM_MODEL_DIR"] = Path.Combine(root.FullName, "opt", "ml", "model");
+            start.Environment["SAGEMAKER_BIND_TO_PORT"] = "0";
+            start.Environment["SAGEMAKER_BATCH"] = "true";
+            start.Environment["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = "6";
+            start.Environment.Remove("ORT_LIBRARY_PATH");
+            using var worker = Process.Start(start) ?? throw new InvalidOperationException("could not start the published worker");
+            try
+            {
+                var port = await ReadListeningPortAsync(worker);
+                await using var client = await RawHttpClient.ConnectAsync(port);
+
+                var status = 0;
+                for (var attempt = 0; attempt < 300 && status != 200; attempt++)
+                {
+                    await client.SendAsync("GET /ping HTTP/1.1\r\nHost: sagemaker\r\n\r\n");
+                    status = (await client.ReadResponseAsync()).Status;
+                    if (status != 200)
+                    {
+                        await Task.Delay(100);
+                    }
+                }
+
+                Assert.Equal(200, status);
+
+                await client.SendAsync("GET /execution-parameters HTTP/1.1\r\nHost: sagemaker\r\n\r\n");
+                using (var parameters = JsonDocument.Parse((await client.ReadResponseAsync()).Body))
+                {
+                    Assert.Equal("MULTI_RECORD", parameters.RootElement.GetProperty("BatchStrategy").GetString());
+                    Assert.InRange(parameters.RootElement.GetProperty("MaxPayloadInMB").GetInt32(), 1, 6);
+                    Assert.True(parameters.RootElement.GetProperty("MaxConcurrentTransforms").GetInt32() >= 1);
+                }
+
+                const string body = "1,2,3,4\n-5,0.5,6,7\n";
+                await client.SendAsync($"POST /invocations HTTP/1.1\r\nHost: sagemaker\r\nContent-Type: text/csv\r\nAccept: text/csv\r\nContent-Length: {body.Length}\r\n\r\n{body}");
+                var answer = await client.ReadResponseAsync();
+                Assert.Equal(200, answer.Status);
+                Assert.Equal("6.1,6.8,2.55\n3.1,12.8,4.8\n", answer.BodyText);
+            }
+            finally
+            {
+                if (!worker.HasExited)
+                {
+                    Assert.Equal(0, Signals.Send(worker.Id, Signals.Terminate)); // docker stop sends SIGTERM
+                }
+            }
+
+            await worker.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(0, worker.ExitCode);
+        }
+        finally
+        {
+            root.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<int> ReadListeningPortAsync(Process worker)
+    {
+        while (true)
+        {
+            var line = await worker.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60))
+                ?? throw new InvalidOperationException("worker exited before listening: " + await worker.StandardError.ReadToEndAsync());
+            using var json = JsonDocument.Parse(line);
+            if (json.RootElement.GetProperty("message").GetString() == "listening")
+            {
+                return json.RootElement.GetProperty("port").GetInt32();
+            }
+        }
+    }
+
+    /// <summary>What the Dockerfile's build stage does, less the GPU library swap: a self-contained linux-x64 publish.</summary>
+    private static async Task PublishAsync(string output)
+    {
+        var project = Path.Combine(RepositoryRoot(), "Worker", "Worker.csproj");
+        var publish = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "publish", project, "-c", "Release", "-r", "linux-x64", "--self-contained", "true", "-o", output, "--nologo" })
+        {
+            publish.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(publish) ?? throw new InvalidOperationException("could not start dotnet publish");
+        var log = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(5));
+        Assert.True(process.ExitCode == 0, "dotnet publish failed:\n" + await log + await errors);
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Worker.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException("Worker.sln not found above the test assembly");
+    }
+}
