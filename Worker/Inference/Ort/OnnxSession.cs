@@ -252,17 +252,8 @@ public sealed unsafe class OnnxSession : IDisposable
         // The tensor info is a view owned by the type info: never released on its own.
         nint tensorInfo;
         api.Check(api.CastTypeInfoToTensorInfo(typeInfo, &tensorInfo));
-        int elementType;
-        api.Check(api.GetTensorElementType(tensorInfo, &elementType));
-        nuint rank;
-        api.Check(api.GetDimensionsCount(tensorInfo, &rank));
-        var shape = new long[(int)rank];
-        fixed (long* dims = shape)
-        {
-            api.Check(api.GetDimensions(tensorInfo, dims, rank));
-        }
-
-        return new TensorInfo(name, (TensorElementType)elementType, shape);
+        var (elementType, shape) = api.ReadTypeAndShape(tensorInfo);
+        return new TensorInfo(name, elementType, shape);
     }
 
     private static string TakeString(OrtApi api, nint allocator, nint text)
@@ -322,17 +313,7 @@ public sealed unsafe class OrtOutputs : IDisposable
         nint info;
         _api.Check(_api.GetTensorTypeAndShape(Values[index], &info));
         using var owner = new OrtHandle(info, _api.ReleaseTensorTypeAndShapeInfo);
-        int type;
-        _api.Check(_api.GetTensorElementType(info, &type));
-        nuint rank;
-        _api.Check(_api.GetDimensionsCount(info, &rank));
-        var shape = new long[(int)rank];
-        fixed (long* dims = shape)
-        {
-            _api.Check(_api.GetDimensions(info, dims, rank));
-        }
-
-        return ((TensorElementType)type, shape);
+        return _api.ReadTypeAndShape(info);
     }
 
     /// <summary>The output's data; valid until this object is disposed.</summary>

@@ -217,6 +217,22 @@ public sealed unsafe class OrtApi
         return new OrtException(code, message);
     }
 
+    /// <summary>Element type and dimensions (-1 where dynamic) of an OrtTensorTypeAndShapeInfo the caller owns.</summary>
+    public (TensorElementType Type, long[] Shape) ReadTypeAndShape(nint tensorInfo)
+    {
+        int type;
+        Check(GetTensorElementType(tensorInfo, &type));
+        nuint rank;
+        Check(GetDimensionsCount(tensorInfo, &rank));
+        var shape = new long[(int)rank];
+        fixed (long* dims = shape)
+        {
+            Check(GetDimensions(tensorInfo, dims, rank));
+        }
+
+        return ((TensorElementType)type, shape);
+    }
+
     public IReadOnlyList<string> AvailableProviders()
     {
         nint* list;
