@@ -223,21 +223,6 @@ public class InvocationTests
         }
     }
 
-    [Fact]
-    public async Task AFullQueueMakesRequestsWaitNotFail()
-    {
-        // Queue of one item, one worker, 100 concurrent requests: every producer must wait its turn.
-        await using var host = ModelServers.Start("linear", new WorkerSettings { InferenceWorkers = 1, MaxQueueDelay = TimeSpan.Zero });
-        var engineField = host.Engine!;
-        Assert.True(engineField.Options.QueueCapacity >= 1);
-        var tasks = Enumerable.Range(0, 100).Select(async i =>
-        {
-            var response = await ModelServers.PostAsync(host.Port, "text/csv", $"{i},0,0,0\n");
-            Assert.Equal(Models.Linear([i, 0, 0, 0]), ParseAnswers("text/csv", response.BodyText, "Y").Single(), new Inference.ToleranceComparer(1e-5f));
-        });
-        await Task.WhenAll(tasks);
-    }
-
     internal static string Encode(string contentType, float[][] rows)
     {
         string Row(float[] r) => string.Join(",", r.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));

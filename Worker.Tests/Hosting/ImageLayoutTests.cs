@@ -37,21 +37,9 @@ public class ImageLayoutTests
             using var worker = Process.Start(start) ?? throw new InvalidOperationException("could not start the published worker");
             try
             {
-                var port = await ReadListeningPortAsync(worker);
+                var port = await WorkerProcess.ReadListeningPortAsync(worker);
                 await using var client = await RawHttpClient.ConnectAsync(port);
-
-                var status = 0;
-                for (var attempt = 0; attempt < 300 && status != 200; attempt++)
-                {
-                    await client.SendAsync("GET /ping HTTP/1.1\r\nHost: sagemaker\r\n\r\n");
-                    status = (await client.ReadResponseAsync()).Status;
-                    if (status != 200)
-                    {
-                        await Task.Delay(100);
-                    }
-                }
-
-                Assert.Equal(200, status);
+                Assert.Equal(200, await WorkerProcess.WaitUntilReadyAsync(client));
 
                 await client.SendAsync("GET /execution-parameters HTTP/1.1\r\nHost: sagemaker\r\n\r\n");
                 using (var parameters = JsonDocument.Parse((await client.ReadResponseAsync()).Body))
@@ -81,20 +69,6 @@ public class ImageLayoutTests
         finally
         {
             root.Delete(recursive: true);
-        }
-    }
-
-    private static async Task<int> ReadListeningPortAsync(Process worker)
-    {
-        while (true)
-        {
-            var line = await worker.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60))
-                ?? throw new InvalidOperationException("worker exited before listening: " + await worker.StandardError.ReadToEndAsync());
-            using var json = JsonDocument.Parse(line);
-            if (json.RootElement.GetProperty("message").GetString() == "listening")
-            {
-                return json.RootElement.GetProperty("port").GetInt32();
-            }
         }
     }
 

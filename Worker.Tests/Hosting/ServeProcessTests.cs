@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Worker.Tests.Support;
 
 namespace Worker.Tests.Hosting;
@@ -31,49 +30,22 @@ public class ServeProcessTests
     [Fact]
     public async Task ServesThenStopsCleanlyOnSigterm()
     {
+        using var process = StartWorker(["serve", "--port", "0", "--model-dir", Models.Directory("linear")]);
+
+        var port = await WorkerProcess.ReadListeningPortAsync(process);
+        await using (var client = await RawHttpClient.ConnectAsync(port))
         {
-            using var process = StartWorker(["serve", "--port", "0", "--model-dir", Models.Directory("linear")]);
-
-            // The first log line says where it listens.
-            var port = 0;
-            while (port == 0)
-            {
-                var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30))
-                    ?? throw new InvalidOperationException("worker exited before listening");
-                using var json = JsonDocument.Parse(line);
-                if (json.RootElement.GetProperty("message").GetString() == "listening")
-                {
-                    port = json.RootElement.GetProperty("port").GetInt32();
-                }
-            }
-
-            await using (var client = await RawHttpClient.ConnectAsync(port))
-            {
-                // The model loads in the background: 503 "loading" until it is ready.
-                var status = 0;
-                for (var attempt = 0; attempt < 300 && status != 200; attempt++)
-                {
-                    await client.SendAsync("GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
-                    status = (await client.ReadResponseAsync()).Status;
-                    if (status != 200)
-                    {
-                        await Task.Delay(100);
-                    }
-                }
-
-                Assert.Equal(200, status);
-                await client.SendAsync("POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\nContent-Length: 8\r\n\r\n1,2,3,4\n");
-                Assert.Equal("6.1,6.8,2.55\n", (await client.ReadResponseAsync()).BodyText);
-            }
-
-            Assert.Equal(0, Signals.Send(process.Id, Signals.Terminate));
-            var rest = await process.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            Assert.Equal(0, process.ExitCode);
-            Assert.Contains("\"stopped\"", rest);
+            Assert.Equal(200, await WorkerProcess.WaitUntilReadyAsync(client));
+            await client.SendAsync("POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\nContent-Length: 8\r\n\r\n1,2,3,4\n");
+            Assert.Equal("6.1,6.8,2.55\n", (await client.ReadResponseAsync()).BodyText);
         }
-    }
 
+        Assert.Equal(0, Signals.Send(process.Id, Signals.Terminate));
+        var rest = await process.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(0, process.ExitCode);
+        Assert.Contains("\"stopped\"", rest);
+    }
 
     private static Process StartWorker(string[] args, params (string Name, string Value)[] environment)
     {

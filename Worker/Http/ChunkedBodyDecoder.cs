@@ -130,15 +130,7 @@ public sealed class ChunkedBodyDecoder
     private static bool TryReadLine(scoped ref SequenceReader<byte> reader, int maxLength, RequestRejectionReason tooLong, out ReadOnlySpan<byte> line)
     {
         line = default;
-        ReadOnlySpan<byte> span;
-        if (reader.TryReadTo(out span, (byte)'\n', advancePastDelimiter: true))
-        {
-        }
-        else if (reader.TryReadTo(out ReadOnlySequence<byte> sequence, (byte)'\n', advancePastDelimiter: true))
-        {
-            span = sequence.ToArray();
-        }
-        else
+        if (!reader.TryReadTo(out ReadOnlySequence<byte> sequence, (byte)'\n', advancePastDelimiter: true))
         {
             if (reader.Remaining >= maxLength)
             {
@@ -148,6 +140,8 @@ public sealed class ChunkedBodyDecoder
             return false;
         }
 
+        // A line split across segments is copied (rare); one in a single segment is not.
+        var span = sequence.IsSingleSegment ? sequence.FirstSpan : sequence.ToArray();
         if (span.Length > maxLength)
         {
             HttpRejectException.Throw(tooLong);

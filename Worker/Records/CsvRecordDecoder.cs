@@ -34,7 +34,7 @@ public static class CsvRecordDecoder
             while (position < body.Length)
             {
                 var recordStart = position;
-                if (IsLineEnd(body, position, out var blankLength))
+                if (IsLineEnd(body, position))
                 {
                     // Trailing line ends close the body; a blank line between records is an error.
                     if (OnlyLineEndsFrom(body, position))
@@ -221,23 +221,8 @@ public static class CsvRecordDecoder
         length += bytes.Length;
     }
 
-    private static bool IsLineEnd(ReadOnlySpan<byte> body, int position, out int length)
-    {
-        if (body[position] == (byte)'\n')
-        {
-            length = 1;
-            return true;
-        }
-
-        if (body[position] == (byte)'\r' && position + 1 < body.Length && body[position + 1] == (byte)'\n')
-        {
-            length = 2;
-            return true;
-        }
-
-        length = 0;
-        return false;
-    }
+    private static bool IsLineEnd(ReadOnlySpan<byte> body, int position) =>
+        body[position] == (byte)'\n' || (body[position] == (byte)'\r' && position + 1 < body.Length && body[position + 1] == (byte)'\n');
 
     private static bool OnlyLineEndsFrom(ReadOnlySpan<byte> body, int position) =>
         body[position..].IndexOfAnyExcept((byte)'\r', (byte)'\n') < 0;
