@@ -11,10 +11,33 @@ serve.Options.Add(modelDirOption);
 serve.SetAction((parseResult, _) => ServeCommand.RunAsync(parseResult.GetValue(portOption), parseResult.GetValue(modelDirOption)));
 root.Subcommands.Add(serve);
 
+var transformOptions = new TransformCli();
+var inputOption = new Option<string>("--input") { Description = "Input file, or folder walked recursively.", Required = true };
+var outputOption = new Option<string>("--output") { Description = "Folder for the answers: <relative path>.out per input file.", Required = true };
+var transform = new Command("transform", "Run a whole batch transform on local files, as SageMaker's data plane does, through this program's own server or --endpoint.");
+transform.Options.Add(inputOption);
+transform.Options.Add(outputOption);
+transformOptions.AddTo(transform);
+transform.SetAction((parseResult, _) => TransformCommand.RunAsync(
+    () => transformOptions.Read(parseResult, parseResult.GetValue(inputOption)!, parseResult.GetValue(outputOption)!),
+    () => transformOptions.ReadDisplay(parseResult)));
+root.Subcommands.Add(transform);
+
+var optMlOption = new Option<string?>("--opt-ml") { Description = "Root of SageMaker's paths (default: WORKER_OPT_ML, else /opt/ml)." };
+var process = new Command("process", "Run as a SageMaker Processing job: transform the job's inputs into its output (config from /opt/ml/config).");
+process.Options.Add(optMlOption);
+transformOptions.AddTo(process);
+process.SetAction((parseResult, _) => ProcessCommand.RunAsync(
+    parseResult.GetValue(optMlOption),
+    (input, output) => transformOptions.Read(parseResult, input, output),
+    () => transformOptions.ReadDisplay(parseResult),
+    Console.Out));
+root.Subcommands.Add(process);
+
 var train = new Command("train", "Not supported: this image serves and processes only.");
 train.SetAction(_ =>
 {
-    Console.Error.WriteLine("This image does not train: it runs 'serve' (batch transform and endpoints) only.");
+    Console.Error.WriteLine("This image does not train: it serves (batch transform and endpoints) and processes (Processing jobs, 'process') only.");
     return 2;
 });
 root.Subcommands.Add(train);

@@ -20,7 +20,8 @@ public static class RecordIOReader
     /// multi-part one is joined into <paramref name="joined"/>, which is written only once every part
     /// has arrived. False: need more data, nothing consumed, nothing written.
     /// </summary>
-    public static bool TryReadRecord(ref SequenceReader<byte> reader, long recordIndex, IBufferWriter<byte> joined, out ReadOnlySequence<byte> data, out bool isJoined)
+    /// <param name="offsetBase">Added to byte offsets in errors: where the reader's sequence starts in the whole stream.</param>
+    public static bool TryReadRecord(ref SequenceReader<byte> reader, long recordIndex, IBufferWriter<byte> joined, out ReadOnlySequence<byte> data, out bool isJoined, long offsetBase = 0)
     {
         data = default;
         isJoined = false;
@@ -30,7 +31,7 @@ public static class RecordIOReader
         var parts = 0;
         while (true)
         {
-            if (!TryReadPart(ref probe, recordIndex, parts, out var cflag, out var part))
+            if (!TryReadPart(ref probe, recordIndex, parts, offsetBase, out var cflag, out var part))
             {
                 return false;
             }
@@ -54,7 +55,7 @@ public static class RecordIOReader
         BinaryPrimitives.WriteUInt32LittleEndian(magicBytes, Magic);
         for (var i = 0; i < parts; i++)
         {
-            TryReadPart(ref reader, recordIndex, i, out var cflag, out var part);
+            TryReadPart(ref reader, recordIndex, i, offsetBase, out var cflag, out var part);
             foreach (var segment in part)
             {
                 joined.Write(segment.Span);
@@ -70,11 +71,11 @@ public static class RecordIOReader
         return true;
     }
 
-    private static bool TryReadPart(ref SequenceReader<byte> reader, long recordIndex, int partIndex, out uint cflag, out ReadOnlySequence<byte> part)
+    private static bool TryReadPart(ref SequenceReader<byte> reader, long recordIndex, int partIndex, long offsetBase, out uint cflag, out ReadOnlySequence<byte> part)
     {
         cflag = 0;
         part = default;
-        var offset = reader.Consumed;
+        var offset = offsetBase + reader.Consumed;
         if (reader.Remaining < HeaderLength)
         {
             return false;

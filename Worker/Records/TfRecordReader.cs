@@ -13,10 +13,11 @@ public static class TfRecordReader
     public const int HeaderLength = 12;
     public const int FooterLength = 4;
 
-    public static bool TryReadRecord(ref SequenceReader<byte> reader, long recordIndex, out ReadOnlySequence<byte> data)
+    /// <param name="offsetBase">Added to byte offsets in errors: where the reader's sequence starts in the whole stream.</param>
+    public static bool TryReadRecord(ref SequenceReader<byte> reader, long recordIndex, out ReadOnlySequence<byte> data, long offsetBase = 0)
     {
         data = default;
-        var start = reader.Consumed;
+        var start = offsetBase + reader.Consumed;
         if (reader.Remaining < HeaderLength)
         {
             return false;
