@@ -47,31 +47,5 @@ public class ServeProcessTests
         Assert.Contains("\"stopped\"", rest);
     }
 
-    private static Process StartWorker(string[] args, params (string Name, string Value)[] environment)
-    {
-        var workerDll = Path.Combine(AppContext.BaseDirectory, "Worker.dll");
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(workerDll);
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("SAGEMAKER_", StringComparison.Ordinal) || k == "SM_MODEL_DIR").ToList())
-        {
-            info.Environment.Remove(name);
-        }
-
-        foreach (var (name, value) in environment)
-        {
-            info.Environment[name] = value;
-        }
-
-        return Process.Start(info) ?? throw new InvalidOperationException("could not start the worker");
-    }
+    private static Process StartWorker(string[] args, params (string Name, string Value)[] environment) => WorkerProcess.Start(args, environment);
 }

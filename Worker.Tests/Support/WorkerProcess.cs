@@ -37,4 +37,33 @@ public static class WorkerProcess
 
         return status;
     }
+
+    /// <summary>The built program (Worker.dll next to the tests) in its own process, SageMaker's variables cleared.</summary>
+    public static Process Start(string[] args, params (string Name, string Value)[] environment)
+    {
+        var workerDll = Path.Combine(AppContext.BaseDirectory, "Worker.dll");
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(workerDll);
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("SAGEMAKER_", StringComparison.Ordinal) || k.StartsWith("TRANSFORM_", StringComparison.Ordinal) || k is "SM_MODEL_DIR" or "WORKER_OPT_ML").ToList())
+        {
+            info.Environment.Remove(name);
+        }
+
+        foreach (var (name, value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
+        return Process.Start(info) ?? throw new InvalidOperationException("could not start the worker");
+    }
 }

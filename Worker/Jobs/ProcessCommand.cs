@@ -105,7 +105,7 @@ public sealed record ProcessingJobConfig(IReadOnlyList<ProcessingInput> Inputs, 
 /// <c>Worker process</c>: a SageMaker Processing job that runs a batch transform over the job's
 /// inputs into its output, each host of a multi-host job taking its own share of the files.
 /// </summary>
-public static class ProcessCommand
+public static partial class ProcessCommand
 {
     public const int MessageLimitBytes = 1024;
 
@@ -153,7 +153,7 @@ public static class ProcessCommand
             var summary = failures.Count == 1
                 ? "transform failed: " + failures[0]
                 : $"transform failed for {failures.Count} files; first: {failures[0]}";
-            WriteMessage(optMl, summary);
+            WriteMessage(optMl, WithoutPayloadExcerpts(summary));
             await Console.Error.WriteLineAsync(summary).ConfigureAwait(false);
             return TransformCommand.ExitFailed;
         }
@@ -171,6 +171,9 @@ public static class ProcessCommand
         }
     }
 
+    [System.Text.RegularExpressions.GeneratedRegex("'[^'\\n]*'")]
+    private static partial System.Text.RegularExpressions.Regex QuotedExcerpt();
+
     private static string? NullIfMissing(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
     private static string DefaultModelDirectory(string optMl)
@@ -185,6 +188,12 @@ public static class ProcessCommand
         3 => "3rd",
         _ => n + "th",
     };
+
+    /// <summary>
+    /// Record errors quote payload excerpts in single quotes (a value that is not a number, an unknown
+    /// JSON key); the message file must hold no payload data, so those are blanked.
+    /// </summary>
+    public static string WithoutPayloadExcerpts(string message) => QuotedExcerpt().Replace(message, "'…'");
 
     /// <summary>SageMaker shows /opt/ml/output/message as the job's FailureReason: at most 1 KiB of UTF-8.</summary>
     public static void WriteMessage(string optMl, string message)
