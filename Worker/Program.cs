@@ -8,7 +8,9 @@ var modelDirOption = new Option<string?>("--model-dir") { Description = "Folder 
 var serve = new Command("serve", "Answer SageMaker's container contract (/ping, /execution-parameters, /invocations) over HTTP.");
 serve.Options.Add(portOption);
 serve.Options.Add(modelDirOption);
-serve.SetAction((parseResult, _) => ServeCommand.RunAsync(parseResult.GetValue(portOption), parseResult.GetValue(modelDirOption)));
+var recordOption = new Option<string?>("--record") { Description = "Write every exchange (request bytes, response) to this folder, for 'replay'." };
+serve.Options.Add(recordOption);
+serve.SetAction((parseResult, _) => ServeCommand.RunAsync(parseResult.GetValue(portOption), parseResult.GetValue(modelDirOption), parseResult.GetValue(recordOption)));
 root.Subcommands.Add(serve);
 
 var transformOptions = new TransformCli();
@@ -33,6 +35,36 @@ process.SetAction((parseResult, _) => ProcessCommand.RunAsync(
     () => transformOptions.ReadDisplay(parseResult),
     Console.Out));
 root.Subcommands.Add(process);
+
+var replayDirectory = new Argument<string>("directory") { Description = "Folder of recorded exchanges (NAME.request, NAME.response, NAME.json), searched recursively." };
+var replayEndpoint = new Option<string?>("--endpoint") { Description = "URL of a running container to replay against (default: this program's own server, per case settings)." };
+var replayModelDir = new Option<string?>("--model-dir") { Description = "Model folder for the own server (default: each case's model_dir, else SM_MODEL_DIR, else /opt/ml/model)." };
+var replayTolerance = new Option<double>("--tolerance") { Description = "Relative tolerance for numbers in answers (default 1e-5).", DefaultValueFactory = _ => 1e-5 };
+var replayWriteMissing = new Option<bool>("--write-missing") { Description = "For a case without NAME.response, write the answer as it (review before committing)." };
+var replay = new Command("replay", "Send recorded exchanges again, byte for byte, and compare status, Content-Type and body.");
+replay.Arguments.Add(replayDirectory);
+replay.Options.Add(replayEndpoint);
+replay.Options.Add(replayModelDir);
+replay.Options.Add(replayTolerance);
+replay.Options.Add(replayWriteMissing);
+replay.SetAction(async (parseResult, _) =>
+{
+    var endpointText = parseResult.GetValue(replayEndpoint);
+    if (endpointText is not null && (!Uri.TryCreate(endpointText, UriKind.Absolute, out var parsed) || parsed.Scheme != Uri.UriSchemeHttp))
+    {
+        Console.Error.WriteLine($"--endpoint: must be an http:// URL, got '{endpointText}'");
+        return 2;
+    }
+
+    return await ReplayCommand.RunAsync(
+        parseResult.GetValue(replayDirectory)!,
+        endpointText is null ? null : new Uri(endpointText),
+        parseResult.GetValue(replayModelDir),
+        parseResult.GetValue(replayTolerance),
+        parseResult.GetValue(replayWriteMissing),
+        Console.Out).ConfigureAwait(false);
+});
+root.Subcommands.Add(replay);
 
 var train = new Command("train", "Not supported: this image serves and processes only.");
 train.SetAction(_ =>

@@ -33,9 +33,17 @@ public class AllocationBudgetTests
         var decoder = new ProtoRecordDecoder(signature);
 
         Decode(format, body, signature, decoder); // warm the array pool and the JIT
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        var rows = Decode(format, body, signature, decoder);
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        // The least of three runs: a GC under memory pressure from tests running alongside may trim
+        // the array pool, so one run re-rents its row buffers; a per-record allocation shows in all three.
+        var allocated = long.MaxValue;
+        var rows = 0;
+        for (var run = 0; run < 3; run++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            rows = Decode(format, body, signature, decoder);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
 
         Assert.Equal(Records, rows);
         Assert.True(allocated / (double)Records < BudgetBytesPerRecord, $"{format}: {allocated} bytes for {Records} records");
@@ -68,9 +76,15 @@ public class AllocationBudgetTests
         writer.Write(format, rows, output);
         output.Reset();
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        writer.Write(format, rows, output);
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // The least of three runs, as above.
+        var allocated = long.MaxValue;
+        for (var run = 0; run < 3; run++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            writer.Write(format, rows, output);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+            output.Reset();
+        }
         Assert.True(allocated / (double)Records < BudgetBytesPerRecord, $"{format}: {allocated} bytes for {Records} records");
     }
 

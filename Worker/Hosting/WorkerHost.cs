@@ -63,6 +63,12 @@ public sealed class WorkerHost : IAsyncDisposable
         }
     }
 
+    /// <summary>serve --record: every exchange from now on is written to <paramref name="directory"/>. Call before <see cref="Start"/>.</summary>
+    public void RecordTo(string directory)
+    {
+        _server.Recorder = new Replay.ExchangeRecorder(directory, Settings, Log);
+    }
+
     /// <summary>Binds all interfaces (IPv6 dual-stack where the OS has it), or <paramref name="address"/> when given.</summary>
     public void Start(IPAddress? address = null)
     {
@@ -89,6 +95,11 @@ public sealed class WorkerHost : IAsyncDisposable
 
         _stopped = true;
         await _server.StopAsync().ConfigureAwait(false);
+        if (_server.Recorder is { } recorder)
+        {
+            await recorder.DisposeAsync().ConfigureAwait(false);
+        }
+
         _engine?.Dispose();
     }
 

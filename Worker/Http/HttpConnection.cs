@@ -30,6 +30,11 @@ internal sealed class HttpConnection
     private readonly ChunkedBodyDecoder _chunked = new();
     private readonly PooledBufferWriter _chunkedBody = new(16 * 1024);
 
+    // serve --record: the request's head and chunked framing as received (null when not recording).
+    private readonly Replay.ExchangeRecorder? _recorder;
+    private readonly ArrayBufferWriter<byte>? _recordedChunks;
+    private byte[]? _recordedHead;
+
     // Bodies at least this large are read into one rented buffer of exactly their length instead of
     // piling up as pipe segments: one contiguous span for the parsers, no per-segment allocation.
     // Answers at least this large are written from their own pooled segments, for the same reason.
@@ -48,6 +53,8 @@ internal sealed class HttpConnection
         _socket = socket;
         _server = server;
         _settings = server.Settings;
+        _recorder = server.Recorder;
+        _recordedChunks = _recorder is null ? null : new ArrayBufferWriter<byte>();
         _stream = new NetworkStream(socket, ownsSocket: true);
         _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4 * 1024, leaveOpen: true));
         _writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 4 * 1024, leaveOpen: true));
@@ -222,6 +229,12 @@ internal sealed class HttpConnection
                             break;
                         }
 
+                        if (_recorder is not null)
+                        {
+                            _recordedHead = buffer.Slice(0, reader.Position).ToArray();
+                            _recordedChunks!.ResetWrittenCount();
+                        }
+
                         buffer = buffer.Slice(reader.Position);
                         headStartedAt = 0;
                         _requestStarted = Stopwatch.GetTimestamp();
@@ -285,6 +298,14 @@ internal sealed class HttpConnection
                     {
                         var reader = new SequenceReader<byte>(buffer);
                         var complete = _chunked.TryDecode(ref reader, _chunkedBody, _settings.MaxBodyBytes);
+                        if (_recordedChunks is not null)
+                        {
+                            foreach (var segment in buffer.Slice(0, reader.Position))
+                            {
+                                _recordedChunks.Write(segment.Span);
+                            }
+                        }
+
                         buffer = buffer.Slice(reader.Position);
                         if (!complete)
                         {
@@ -402,8 +423,41 @@ internal sealed class HttpConnection
         }
 
         _response.WriteTo(_writer, keepAlive: false, _head.IsHttp11, omitBody: false);
+        Record(ReadOnlySequence<byte>.Empty, keepAlive: false, omitBody: false);
         LogRequest(_response.StatusCode, 0);
         return true;
+    }
+
+    /// <summary>Hands the exchange to the recorder; recording can never fail the request.</summary>
+    private void Record(ReadOnlySequence<byte> body, bool keepAlive, bool omitBody)
+    {
+        if (_recorder is null || _recordedHead is null)
+        {
+            return;
+        }
+
+        // SageMaker pings for the whole life of a job: a healthy ping is not worth a file.
+        if (_head.Route == Route.Ping && _response.StatusCode == 200)
+        {
+            _recordedHead = null;
+            return;
+        }
+
+        try
+        {
+            var rawBody = _head.IsChunked ? new ReadOnlySequence<byte>(_recordedChunks!.WrittenMemory) : body;
+            var response = new ArrayBufferWriter<byte>(256 + (int)Math.Min(_response.Body.Length, int.MaxValue / 2));
+            _response.WriteTo(response, keepAlive, _head.IsHttp11, omitBody);
+            _recorder.TryRecord(new ReadOnlySequence<byte>(_recordedHead), rawBody, response.WrittenSpan);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _server.Log.Warn("exchange not recorded", ("error", e.Message));
+        }
+        finally
+        {
+            _recordedHead = null;
+        }
     }
 
     /// <returns>Whether the connection stays open.</returns>
@@ -423,6 +477,7 @@ internal sealed class HttpConnection
 
         var keepAlive = _head.KeepAlive && !_draining && !_response.CloseConnection;
         var omitBody = _head.Method == HttpMethod.Head;
+        Record(body, keepAlive, omitBody);
         if (!omitBody && _response.Body.Length >= DirectBodyThreshold)
         {
             // A large answer goes from its pooled segments straight to the socket, after the head

@@ -87,7 +87,7 @@ public sealed class HttpResponse : IDisposable
     }
 
     /// <summary>Writes status line, headers and body into the connection's pipe (no flush).</summary>
-    public void WriteTo(PipeWriter writer, bool keepAlive, bool isHttp11Client, bool omitBody)
+    public void WriteTo(IBufferWriter<byte> writer, bool keepAlive, bool isHttp11Client, bool omitBody)
     {
         var contentLength = Body.Length;
         var reason = ReasonPhrase(StatusCode);

@@ -28,6 +28,9 @@ public sealed class HttpServer : IAsyncDisposable
     public WorkerSettings Settings { get; }
     public RequestRoutes Routes { get; }
     public JsonLog Log { get; }
+
+    /// <summary>serve --record: set before <see cref="Start"/>; every exchange goes to it.</summary>
+    public Replay.ExchangeRecorder? Recorder { get; set; }
     public IPEndPoint? LocalEndPoint => _listener?.LocalEndPoint as IPEndPoint;
     public int ActiveConnections => _connections.Count;
     internal CancellationToken StoppingToken => _stopping.Token;

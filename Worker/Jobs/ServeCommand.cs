@@ -6,7 +6,7 @@ namespace Worker.Jobs;
 /// <summary><c>Worker serve</c>: what SageMaker runs as <c>docker run IMAGE serve</c>.</summary>
 public static class ServeCommand
 {
-    public static async Task<int> RunAsync(int? port, string? modelDirectory)
+    public static async Task<int> RunAsync(int? port, string? modelDirectory, string? recordDirectory = null)
     {
         WorkerSettings settings;
         try
@@ -37,11 +37,22 @@ public static class ServeCommand
 
         try
         {
+            if (recordDirectory is not null)
+            {
+                host.RecordTo(recordDirectory);
+                log.Info("recording every exchange", ("directory", Path.GetFullPath(recordDirectory)));
+            }
+
             host.Start();
         }
         catch (System.Net.Sockets.SocketException e)
         {
             log.Error("cannot listen", ("port", settings.Port), ("error", e.Message));
+            return 1;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.Error("cannot record", ("directory", recordDirectory), ("error", e.Message));
             return 1;
         }
 

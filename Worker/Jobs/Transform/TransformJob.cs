@@ -190,7 +190,7 @@ public sealed class TransformJob(TransformOptions options, TextWriter console, T
         var ok = report.Files.Count - report.Failed;
         console.WriteLine(
             $"transform {(report.Succeeded ? "done" : "FAILED")}: {ok} of {report.Files.Count} file(s) written, {report.Records:N0} records, "
-            + $"{progress.InputBytesRead / 1e6:N1} MB in {report.Elapsed.TotalSeconds:N1} s ({progress.RecordsPerSecond:N0} records/s, {progress.MegabytesPerSecond:N1} MB/s)");
+            + $"{progress.InputBytesRead / 1e6:N1} MB in {progress.Elapsed.Elapsed.TotalSeconds:N1} s ({progress.RecordsPerSecond:N0} records/s, {progress.MegabytesPerSecond:N1} MB/s)");
         foreach (var file in report.Files.Where(f => f.Error is not null))
         {
             console.WriteLine($"  failed: {file.File.RelativePath}: {file.Error}");

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# A 1 GB CSV batch transform on this machine: `Worker transform` with its own in-process server,
+# the linear model (4 features -> 3 outputs), SageMaker's settings left to /execution-parameters.
+# Prints records/s and MB/s (the job's own summary) and the peak RSS of the whole process.
+#   Benchmarks/transform-1gb.sh [size-in-MB] [extra transform options...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mb=${1:-1024}
+shift || true
+out=artifacts/bench-transform
+input=$out/input-${mb}mb.csv
+mkdir -p "$out"
+if [ ! -f "$input" ]; then
+  # Rows of four numbers like the users' feature files: 1 to 7 significant digits, some negative.
+  awk -v target=$((mb * 1000 * 1000)) 'BEGIN { srand(7); size = 0;
+      while (size < target) {
+        line = sprintf("%.4f,%.2f,%d,%.6g", rand() * 100 - 50, rand() * 1000, int(rand() * 100000), rand() / 3);
+        print line; size += length(line) + 1 } }' >"$input"
+fi
+dotnet publish Worker/Worker.csproj -c Release -o "$out/worker" --nologo -v quiet >/dev/null
+rm -rf "$out/output"
+ls -l "$input"
+/usr/bin/time -f 'peak RSS %M KiB, wall %e s, user %U s, system %S s' \
+  "$out/worker/Worker" transform --input "$input" --output "$out/output" --model-dir formats/models/linear --progress log "$@"
+ls -l "$out/output"
