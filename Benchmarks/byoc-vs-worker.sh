@@ -11,12 +11,7 @@ mb=${1:-50}
 out=artifacts/bench-byoc
 mkdir -p "$out"
 input=$out/input-${mb}mb.csv
-if [ ! -f "$input" ]; then
-  awk -v target=$((mb * 1000 * 1000)) 'BEGIN { srand(7); size = 0;
-      while (size < target) {
-        line = sprintf("%.4f,%.2f,%d,%.6g", rand() * 100 - 50, rand() * 1000, int(rand() * 100000), rand() / 3);
-        print line; size += length(line) + 1 } }' >"$input"
-fi
+Benchmarks/make-csv.sh "$mb" "$input"
 dotnet publish Worker/Worker.csproj -c Release -o "$out/worker" --nologo -v quiet >/dev/null
 workers=$(nproc)
 
@@ -35,10 +30,17 @@ sample_rss() {
   echo "$peak" >"$file"
 }
 
-run_transform() { # name url
-  rm -rf "$out/out-$1"
+# Waits for the stack whose root process is $3 to answer on $2, then transforms the input through it
+# while sampling its memory: $out/$1.log holds the summary, $out/$1.rss the peak KiB.
+measure() { # name url root-pid
+  for _ in $(seq 1 100); do curl -sf "$2/ping" >/dev/null && break; sleep 0.2; done
+  rm -f "$out/$1.rss" "$out/$1.rss.stop" && rm -rf "$out/out-$1"
+  sample_rss "$3" "$out/$1.rss" &
+  local sampler=$!
   "$out/worker/Worker" transform --endpoint "$2" --input "$input" --output "$out/out-$1" \
     --content-type text/csv --max-concurrent-transforms "$workers" --max-payload-in-mb 6 --progress none | tee "$out/$1.log"
+  touch "$out/$1.rss.stop"
+  wait $sampler
 }
 
 # 1. The BYOC stack: gunicorn (one sync worker per core, as the examples size it) behind nginx.
@@ -48,23 +50,13 @@ sed -e "s|NGINX_DIR|$nginx_dir|g" -e "s|PORT|18180|" Benchmarks/byoc/nginx.conf 
 ( cd Benchmarks/byoc && exec setsid bash -c "gunicorn --timeout 600 -k sync -b unix:$nginx_dir/gunicorn.sock -w $workers predictor:app & exec nginx -c $nginx_dir/nginx.conf -p $nginx_dir" ) >"$out/byoc-server.log" 2>&1 &
 byoc=$!
 trap 'kill -- -$byoc 2>/dev/null || true; kill $worker 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18180/ping >/dev/null && break; sleep 0.2; done
-rm -f "$out/byoc.rss" "$out/byoc.rss.stop"
-sample_rss "$byoc" "$out/byoc.rss" &
-sampler=$!
-run_transform byoc http://127.0.0.1:18180
-touch "$out/byoc.rss.stop"; wait $sampler
+measure byoc http://127.0.0.1:18180 "$byoc"
 kill -- -$byoc 2>/dev/null || true
 
 # 2. The worker, as `serve` on its own port.
 "$out/worker/Worker" serve --port 18181 --model-dir formats/models/linear >"$out/worker-server.log" 2>&1 &
 worker=$!
-for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18181/ping >/dev/null && break; sleep 0.2; done
-rm -f "$out/worker.rss" "$out/worker.rss.stop"
-sample_rss "$worker" "$out/worker.rss" &
-sampler=$!
-run_transform worker http://127.0.0.1:18181
-touch "$out/worker.rss.stop"; wait $sampler
+measure worker http://127.0.0.1:18181 "$worker"
 kill $worker
 
 # The two must agree: same number of answers, same numbers to 4 significant digits on a sample.

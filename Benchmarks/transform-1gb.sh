@@ -10,13 +10,7 @@ shift || true
 out=artifacts/bench-transform
 input=$out/input-${mb}mb.csv
 mkdir -p "$out"
-if [ ! -f "$input" ]; then
-  # Rows of four numbers like the users' feature files: 1 to 7 significant digits, some negative.
-  awk -v target=$((mb * 1000 * 1000)) 'BEGIN { srand(7); size = 0;
-      while (size < target) {
-        line = sprintf("%.4f,%.2f,%d,%.6g", rand() * 100 - 50, rand() * 1000, int(rand() * 100000), rand() / 3);
-        print line; size += length(line) + 1 } }' >"$input"
-fi
+Benchmarks/make-csv.sh "$mb" "$input"
 dotnet publish Worker/Worker.csproj -c Release -o "$out/worker" --nologo -v quiet >/dev/null
 rm -rf "$out/output"
 ls -l "$input"

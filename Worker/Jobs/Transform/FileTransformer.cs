@@ -153,11 +153,7 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
         if (job.MaxPayloadInMB == 0)
         {
             // Streamed with chunked encoding, as SageMaker does for MaxPayloadInMB 0; reopened per attempt.
-            content = () =>
-            {
-                var body = new StreamContent(OpenInput(file.FullPath, plan.Gzip, out _), ReadBufferBytes);
-                return body;
-            };
+            content = () => new StreamContent(OpenInput(file.FullPath, plan.Gzip, out _), ReadBufferBytes);
         }
         else
         {
@@ -196,7 +192,6 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
                 }
             }
 
-            payload.Records = 1;
             return payload;
         }
         catch
