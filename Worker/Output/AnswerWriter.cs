@@ -109,6 +109,23 @@ public sealed class AnswerWriter
         {
             var type = _signature.Outputs[o].ElementType;
             var count = (int)_signature.Outputs[o].RowSize;
+            if (type == TensorElementType.Float)
+            {
+                // The common case, one row span per output rather than one per value.
+                foreach (var value in rows.OutputRow<float>(o, row))
+                {
+                    if (!first)
+                    {
+                        line.Append((byte)',');
+                    }
+
+                    first = false;
+                    line.Advance(FloatText.Format(value, line.Free));
+                }
+
+                continue;
+            }
+
             for (var i = 0; i < count; i++)
             {
                 if (!first)
@@ -188,7 +205,7 @@ public sealed class AnswerWriter
                     return;
                 }
 
-                f.TryFormat(span, out written, default, CultureInfo.InvariantCulture);
+                written = FloatText.Format(f, span);
                 break;
             case TensorElementType.Double:
                 var d = rows.OutputRow<double>(o, row)[i];
