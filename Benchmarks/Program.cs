@@ -18,5 +18,11 @@ if (args.Length > 0 && args[0] == "soak")
         int.Parse(Arg("--port", "18090"), invariant), int.Parse(Arg("--pid", "0"), invariant), int.Parse(Arg("--requests", "10000"), invariant), int.Parse(Arg("--columns", "64"), invariant));
 }
 
+// `report RESULTS-DIR BENCHMARKS.md` rewrites the generated tables from one run of run-all.sh.
+if (args.Length == 3 && args[0] == "report")
+{
+    return Benchmarks.Report.BenchmarkReport.Run(args[1], args[2]);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(KestrelPingServer).Assembly).Run(args);
 return 0;

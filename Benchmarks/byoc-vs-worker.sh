@@ -76,3 +76,7 @@ echo "| nginx + gunicorn ($workers workers) + Flask + pandas | $byoc_rows | $byo
 echo "| worker | $worker_rows | $worker_mbs | $worker_rss |"
 awk -v w="$worker_rows" -v b="$byoc_rows" -v wr="$worker_rss" -v br="$byoc_rss" \
   'BEGIN { printf "worker / BYOC: %.1fx rows/s, %.2fx peak RSS\n", w / b, wr / br }'
+# For run-all.sh's report: "stack rows/s MB/s peak-RSS-MiB [gunicorn workers]".
+if [ -n "${RESULTS_DIR:-}" ]; then
+  printf 'byoc %s %s %s %s\nworker %s %s %s\n' "$byoc_rows" "$byoc_mbs" "$byoc_rss" "$workers" "$worker_rows" "$worker_mbs" "$worker_rss" >"$RESULTS_DIR/byoc.txt"
+fi

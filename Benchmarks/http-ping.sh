@@ -62,3 +62,5 @@ done
 echo
 echo "median worker: $worker_median req/s, median Kestrel: $kestrel_median req/s, ratio worker/Kestrel: $(awk -v w="$worker_median" -v k="$kestrel_median" 'BEGIN {printf "%.2f", w / k}')"
 echo "($(nproc) cores, wrk -t1 -c$connections -d${seconds}s, $rounds alternating rounds, $(date -u +%Y-%m-%d))"
+# For run-all.sh's report: one "server requests/s errors" line per round.
+if [ -n "${RESULTS_DIR:-}" ]; then printf '%s\n' "${results[@]}" >"$RESULTS_DIR/ping.txt"; fi

@@ -14,4 +14,4 @@ SAGEMAKER_MAX_PAYLOAD_IN_MB=0 "$out/worker/Worker" serve --port "$port" --model-
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/ping" >/dev/null && break; sleep 0.1; done
-"$out/bench/Benchmarks" soak --port "$port" --pid "$pid" --requests "$requests"
+"$out/bench/Benchmarks" soak --port "$port" --pid "$pid" --requests "$requests" | tee "${RESULTS_DIR:-$out}/soak.txt"

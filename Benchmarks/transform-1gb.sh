@@ -15,5 +15,6 @@ dotnet publish Worker/Worker.csproj -c Release -o "$out/worker" --nologo -v quie
 rm -rf "$out/output"
 ls -l "$input"
 /usr/bin/time -f 'peak RSS %M KiB, wall %e s, user %U s, system %S s' \
-  "$out/worker/Worker" transform --input "$input" --output "$out/output" --model-dir formats/models/linear --progress log "$@"
+  "$out/worker/Worker" transform --input "$input" --output "$out/output" --model-dir formats/models/linear --progress log "$@" \
+  2>&1 | tee "${RESULTS_DIR:-$out}/transform.txt"
 ls -l "$out/output"

@@ -1,8 +1,7 @@
-using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
-using System.Text;
 using BenchmarkDotNet.Attributes;
+using Benchmarks.Records;
 using Worker.Hosting;
 using Worker.Inference.Ort;
 
@@ -10,8 +9,8 @@ namespace Benchmarks.EndToEnd;
 
 /// <summary>
 /// The worker's limit is ORT itself. On the same 8192 rows of the MLP: bare <c>Run</c> on the batches
-/// the worker would form (16 × 512 rows, already decoded, pinned) against the whole path, CSV over
-/// loopback HTTP → split → decode → queue → Run → encode → socket. Also ORT's own batch-64 ÷ batch-1
+/// the worker would form (16 × 512 rows, already decoded, pinned) against the whole path in every
+/// request format, over loopback HTTP → split → decode → queue → Run → encode CSV → socket. Also ORT's own batch-64 ÷ batch-1
 /// ratio, the most dynamic batching can gain on this model.
 /// </summary>
 [MemoryDiagnoser]
@@ -24,8 +23,7 @@ public class EndToEndBenchmarks
     private WorkerHost _host = null!;
     private OnnxSession _bare = null!;
     private float[] _pinned = null!;
-    private byte[] _csvRequest = null!;
-    private byte[] _jsonLinesRequest = null!;
+    private Dictionary<PayloadFormat, byte[]> _requests = [];
     private LoopbackClient _client = null!;
 
     [GlobalSetup]
@@ -53,24 +51,22 @@ public class EndToEndBenchmarks
 
         var random = new Random(3);
         _pinned = GC.AllocateArray<float>(Rows * MlpModel.Inputs, pinned: true);
-        var csv = new StringBuilder();
-        var jsonLines = new StringBuilder();
+        var rows = new float[Rows][];
         for (var r = 0; r < Rows; r++)
         {
+            rows[r] = new float[MlpModel.Inputs];
             for (var c = 0; c < MlpModel.Inputs; c++)
             {
-                var value = MathF.Round((random.NextSingle() * 2) - 1, 5);
-                _pinned[(r * MlpModel.Inputs) + c] = value;
-                var text = value.ToString("R", CultureInfo.InvariantCulture);
-                csv.Append(text).Append(c == MlpModel.Inputs - 1 ? '\n' : ',');
-                jsonLines.Append(c == 0 ? "[" : ",").Append(text).Append(c == MlpModel.Inputs - 1 ? "]\n" : "");
+                rows[r][c] = _pinned[(r * MlpModel.Inputs) + c] = MathF.Round((random.NextSingle() * 2) - 1, 5);
             }
         }
 
-        _csvRequest = LoopbackClient.Request("text/csv", Encoding.ASCII.GetBytes(csv.ToString()));
-        _jsonLinesRequest = LoopbackClient.Request("application/jsonlines", Encoding.ASCII.GetBytes(jsonLines.ToString()));
+        // Every format answers in CSV, so only the request side differs between them.
+        _requests = Enum.GetValues<PayloadFormat>().ToDictionary(
+            format => format,
+            format => LoopbackClient.Request(Payloads.ContentType(format), Payloads.Encode(format, rows), accept: "text/csv"));
         _client = new LoopbackClient(_host.Port);
-        Console.WriteLine($"// CSV request {_csvRequest.Length} bytes, JSON Lines request {_jsonLinesRequest.Length} bytes, {Rows} rows, ORT {OrtApi.Shared.Version}, {threads} intra-op threads");
+        Console.WriteLine($"// {Rows} rows; request bytes: {string.Join(", ", _requests.Select(r => $"{r.Key} {r.Value.Length}"))}; ORT {OrtApi.Shared.Version}, {threads} intra-op threads");
     }
 
     [GlobalCleanup]
@@ -85,10 +81,22 @@ public class EndToEndBenchmarks
     public void BareOrt() => RunBare(Batch, Rows);
 
     [Benchmark(Description = "end to end, MULTI_RECORD CSV, 8192 rows")]
-    public Task<int> EndToEndCsv() => Send(_csvRequest);
+    public Task<int> EndToEndCsv() => Send(PayloadFormat.Csv);
 
     [Benchmark(Description = "end to end, MULTI_RECORD JSON Lines, 8192 rows")]
-    public Task<int> EndToEndJsonLines() => Send(_jsonLinesRequest);
+    public Task<int> EndToEndJsonLines() => Send(PayloadFormat.JsonLines);
+
+    [Benchmark(Description = "end to end, JSON instances, 8192 rows")]
+    public Task<int> EndToEndJson() => Send(PayloadFormat.Json);
+
+    [Benchmark(Description = "end to end, MULTI_RECORD TFRecord Examples, 8192 rows")]
+    public Task<int> EndToEndTfRecord() => Send(PayloadFormat.TfRecordExamples);
+
+    [Benchmark(Description = "end to end, MULTI_RECORD RecordIO-protobuf, 8192 rows")]
+    public Task<int> EndToEndRecordIOProtobuf() => Send(PayloadFormat.RecordIOProtobuf);
+
+    [Benchmark(Description = "end to end, MULTI_RECORD RecordIO raw float32, 8192 rows")]
+    public Task<int> EndToEndRecordIORaw() => Send(PayloadFormat.RecordIORaw);
 
     [Benchmark(Description = "bare ORT Run, 1024 x 1 row")]
     public void BareOrtBatchOf1() => RunBare(1, SmallRows);
@@ -96,9 +104,9 @@ public class EndToEndBenchmarks
     [Benchmark(Description = "bare ORT Run, 16 x 64 rows")]
     public void BareOrtBatchOf64() => RunBare(64, SmallRows);
 
-    private async Task<int> Send(byte[] request)
+    private async Task<int> Send(PayloadFormat format)
     {
-        var status = await _client.SendAsync(request);
+        var status = await _client.SendAsync(_requests[format]);
         return status == 200 ? status : throw new InvalidOperationException($"status {status}");
     }
 

@@ -18,8 +18,8 @@ public sealed class LoopbackClient : IDisposable
         _socket.Connect(IPAddress.Loopback, port);
     }
 
-    public static byte[] Request(string contentType, byte[] body) =>
-        [.. Encoding.ASCII.GetBytes($"POST /invocations HTTP/1.1\r\nHost: bench\r\nContent-Type: {contentType}\r\nContent-Length: {body.Length}\r\n\r\n"), .. body];
+    public static byte[] Request(string contentType, byte[] body, string accept = "text/csv") =>
+        [.. Encoding.ASCII.GetBytes($"POST /invocations HTTP/1.1\r\nHost: bench\r\nContent-Type: {contentType}\r\nAccept: {accept}\r\nContent-Length: {body.Length}\r\n\r\n"), .. body];
 
     /// <returns>The status code; the body is read and dropped.</returns>
     public async Task<int> SendAsync(byte[] request)

@@ -28,18 +28,50 @@ public static class Payloads
         return row;
     }
 
-    public static byte[] Csv(int columns, int targetBytes = TargetBytes) => Text(columns, targetBytes, row => string.Join(",", row.Select(F)) + "\n");
+    public static byte[] Csv(int columns, int targetBytes = TargetBytes) => Build(PayloadFormat.Csv, columns, targetBytes);
 
-    public static byte[] JsonLines(int columns, int targetBytes = TargetBytes) => Text(columns, targetBytes, row => "[" + string.Join(",", row.Select(F)) + "]\n");
+    public static byte[] JsonLines(int columns, int targetBytes = TargetBytes) => Build(PayloadFormat.JsonLines, columns, targetBytes);
 
-    public static byte[] TfRecordExamples(int columns, int targetBytes = TargetBytes) =>
-        Framed(columns, targetBytes, row => new Example { Features = new Features { Feature = { ["X"] = new Feature { FloatList = new FloatList { Value = { row } } } } } }.ToByteArray(), TfRecord);
+    public static byte[] TfRecordExamples(int columns, int targetBytes = TargetBytes) => Build(PayloadFormat.TfRecordExamples, columns, targetBytes);
 
-    public static byte[] RecordIOProtobuf(int columns, int targetBytes = TargetBytes) =>
-        Framed(columns, targetBytes, row => new Record { Features = { ["values"] = new Value { Float32Tensor = new Float32Tensor { Values = { row } } } } }.ToByteArray(), RecordIO);
+    public static byte[] RecordIOProtobuf(int columns, int targetBytes = TargetBytes) => Build(PayloadFormat.RecordIOProtobuf, columns, targetBytes);
 
-    public static byte[] RecordIORaw(int columns, int targetBytes = TargetBytes) =>
-        Framed(columns, targetBytes, row => System.Runtime.InteropServices.MemoryMarshal.AsBytes(row.AsSpan()).ToArray(), RecordIO);
+    public static byte[] RecordIORaw(int columns, int targetBytes = TargetBytes) => Build(PayloadFormat.RecordIORaw, columns, targetBytes);
+
+    /// <summary>The given rows, one record each, in the format (the JSON document holds them as "instances").</summary>
+    public static byte[] Encode(PayloadFormat format, IReadOnlyList<float[]> rows)
+    {
+        var output = new MemoryStream();
+        if (format == PayloadFormat.Json)
+        {
+            output.Write("{\"instances\":["u8);
+            for (var r = 0; r < rows.Count; r++)
+            {
+                output.Write(Encoding.ASCII.GetBytes((r > 0 ? ",[" : "[") + string.Join(",", rows[r].Select(F)) + "]"));
+            }
+
+            output.Write("]}"u8);
+            return output.ToArray();
+        }
+
+        var write = RecordWriter(format);
+        foreach (var row in rows)
+        {
+            write(output, row);
+        }
+
+        return output.ToArray();
+    }
+
+    public static string ContentType(PayloadFormat format) => format switch
+    {
+        PayloadFormat.Csv => "text/csv",
+        PayloadFormat.JsonLines => "application/jsonlines",
+        PayloadFormat.Json => "application/json",
+        PayloadFormat.TfRecordExamples => "application/x-tfrecord",
+        PayloadFormat.RecordIOProtobuf => "application/x-recordio-protobuf",
+        _ => "application/x-recordio",
+    };
 
     /// <summary>Opaque 1 KiB records, for the framing alone.</summary>
     public static byte[] OpaqueRecords(bool tfRecord, int recordBytes = 1024, int targetBytes = TargetBytes)
@@ -99,27 +131,38 @@ public static class Payloads
 
     private static string F(float value) => value.ToString("R", CultureInfo.InvariantCulture);
 
-    private static byte[] Text(int columns, int targetBytes, Func<float[], string> line)
+    private static byte[] Build(PayloadFormat format, int columns, int targetBytes)
     {
         var random = new Random(1);
-        var text = new StringBuilder(targetBytes + 1024);
-        while (text.Length < targetBytes)
-        {
-            text.Append(line(Row(random, columns)));
-        }
-
-        return Encoding.ASCII.GetBytes(text.ToString());
-    }
-
-    private static byte[] Framed(int columns, int targetBytes, Func<float[], byte[]> payload, Action<Stream, byte[]> frame)
-    {
-        var random = new Random(1);
-        var output = new MemoryStream();
+        var write = RecordWriter(format);
+        var output = new MemoryStream(targetBytes + 4096);
         while (output.Length < targetBytes)
         {
-            frame(output, payload(Row(random, columns)));
+            write(output, Row(random, columns));
         }
 
         return output.ToArray();
     }
+
+    private static Action<Stream, float[]> RecordWriter(PayloadFormat format) => format switch
+    {
+        PayloadFormat.Csv => (output, row) => output.Write(Encoding.ASCII.GetBytes(string.Join(",", row.Select(F)) + "\n")),
+        PayloadFormat.JsonLines => (output, row) => output.Write(Encoding.ASCII.GetBytes("[" + string.Join(",", row.Select(F)) + "]\n")),
+        PayloadFormat.TfRecordExamples => (output, row) =>
+            TfRecord(output, new Example { Features = new Features { Feature = { ["X"] = new Feature { FloatList = new FloatList { Value = { row } } } } } }.ToByteArray()),
+        PayloadFormat.RecordIOProtobuf => (output, row) =>
+            RecordIO(output, new Record { Features = { ["values"] = new Value { Float32Tensor = new Float32Tensor { Values = { row } } } } }.ToByteArray()),
+        PayloadFormat.RecordIORaw => (output, row) => RecordIO(output, System.Runtime.InteropServices.MemoryMarshal.AsBytes(row.AsSpan()).ToArray()),
+        _ => throw new ArgumentOutOfRangeException(nameof(format), format, "not a record stream"),
+    };
+}
+
+public enum PayloadFormat
+{
+    Csv,
+    JsonLines,
+    Json,
+    TfRecordExamples,
+    RecordIOProtobuf,
+    RecordIORaw,
 }

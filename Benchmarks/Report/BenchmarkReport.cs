@@ -1,0 +1,366 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Benchmarks.EndToEnd;
+using Benchmarks.Records;
+
+namespace Benchmarks.Report;
+
+/// <summary>
+/// Rewrites the generated tables of BENCHMARKS.md from one run's results (run-all.sh): the
+/// BenchmarkDotNet JSON reports and the scripts' outputs. A table lives between
+/// <c>&lt;!-- generated:NAME --&gt;</c> and <c>&lt;!-- /generated:NAME --&gt;</c>; the prose around it is
+/// hand-written and stays. A section whose results are missing keeps its old table, with a warning.
+/// </summary>
+public static partial class BenchmarkReport
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static int Run(string resultsDirectory, string markdownPath)
+    {
+        var bdn = BdnResult.LoadAll(Path.Combine(resultsDirectory, "bdn"));
+        var summary = new List<string>();
+        var blocks = new Dictionary<string, string?>
+        {
+            ["machine"] = Machine(resultsDirectory),
+            ["http-parse"] = HttpParse(bdn),
+            ["splitters"] = Splitters(bdn, summary),
+            ["float-text"] = FloatTextTable(bdn, summary),
+            ["end-to-end"] = EndToEndTable(bdn, summary),
+            ["batching"] = Batching(bdn, summary),
+            ["ping"] = Ping(Path.Combine(resultsDirectory, "ping.txt"), summary),
+            ["soak"] = Soak(Path.Combine(resultsDirectory, "soak.txt"), summary),
+            ["transform"] = Transform(Path.Combine(resultsDirectory, "transform.txt"), summary),
+            ["byoc"] = Byoc(Path.Combine(resultsDirectory, "byoc.txt"), summary),
+        };
+        blocks["summary"] = "| figure | measured | goal | |\n| --- | ---: | ---: | --- |\n" + string.Join("\n", summary);
+
+        var text = File.ReadAllText(markdownPath);
+        foreach (var (name, table) in blocks)
+        {
+            var start = $"<!-- generated:{name} -->\n";
+            var end = $"<!-- /generated:{name} -->";
+            var from = text.IndexOf(start, StringComparison.Ordinal);
+            var to = text.IndexOf(end, StringComparison.Ordinal);
+            if (from < 0 || to < from)
+            {
+                Console.Error.WriteLine($"warning: {markdownPath} has no block {name}");
+            }
+            else if (table is null)
+            {
+                Console.Error.WriteLine($"warning: no results for {name}; its table is left as it was");
+            }
+            else
+            {
+                text = string.Concat(text.AsSpan(0, from + start.Length), table.TrimEnd('\n'), "\n", text.AsSpan(to));
+            }
+        }
+
+        File.WriteAllText(markdownPath, text);
+        Console.WriteLine($"rewrote {markdownPath} from {resultsDirectory}");
+        return 0;
+    }
+
+    private static string? Machine(string resultsDirectory)
+    {
+        var file = Path.Combine(resultsDirectory, "machine.txt");
+        return File.Exists(file) ? File.ReadAllText(file) : null;
+    }
+
+    private static string? HttpParse(List<BdnResult> bdn)
+    {
+        var rows = bdn.Where(r => r.Type == "HttpRequestParserBenchmarks").ToList();
+        if (rows.Count == 0)
+        {
+            return null;
+        }
+
+        var table = new StringBuilder("| head | median | allocated |\n| --- | ---: | ---: |\n");
+        foreach (var row in rows)
+        {
+            table.Append(Invariant, $"| {(row.Method == "Ping" ? "`GET /ping` (4 headers)" : "`POST /invocations` (8 headers, SageMaker's usual set)")} | {Time(row.MedianNs)} | {Bytes(row.AllocatedBytes)} |\n");
+        }
+
+        return table.ToString();
+    }
+
+    private static string? Splitters(List<BdnResult> bdn, List<string> summary)
+    {
+        var rows = bdn.Where(r => r.Type == nameof(SplitterBenchmarks)).ToList();
+        if (rows.Count == 0)
+        {
+            return null;
+        }
+
+        // The payloads are deterministic: build them again for their sizes and record counts.
+        var benchmarks = new SplitterBenchmarks();
+        benchmarks.Setup();
+        var goals = new Dictionary<string, (string Name, double MBps)>
+        {
+            [nameof(SplitterBenchmarks.TfRecordSplitWithCrc)] = ("TFRecord split + both CRCs", 8000),
+            [nameof(SplitterBenchmarks.CsvToFloats)] = ("CSV → float32 rows", 600),
+            [nameof(SplitterBenchmarks.JsonLinesToFloats)] = ("JSON Lines → float32 rows", 300),
+        };
+        var mostPerRecord = 0.0;
+        var table = new StringBuilder("| benchmark | payload bytes | records | median | MB/s | allocated per payload | per record | goal |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
+        foreach (var row in rows)
+        {
+            var payload = benchmarks.PayloadOf[row.Method];
+            var result = typeof(SplitterBenchmarks).GetMethod(row.Method, BindingFlags.Public | BindingFlags.Instance)!.Invoke(benchmarks, null);
+            var records = result is int count ? count : 0;
+            var megabytesPerSecond = payload.Length / (row.MedianNs / 1e9) / 1e6;
+            var goal = "";
+            if (goals.TryGetValue(row.Method, out var g))
+            {
+                goal = $"≥ {g.MBps:N0} {Mark(megabytesPerSecond >= g.MBps)}";
+                summary.Add($"| {g.Name} | {megabytesPerSecond:N0} MB/s | ≥ {g.MBps:N0} MB/s | {Mark(megabytesPerSecond >= g.MBps)} |");
+            }
+
+            if (records > 0)
+            {
+                mostPerRecord = Math.Max(mostPerRecord, row.AllocatedBytes / records);
+            }
+
+            var perRecord = records > 0 ? (row.AllocatedBytes / records).ToString("0.###", Invariant) + " B" : "";
+            table.Append(Invariant, $"| {row.Method} | {payload.Length:N0} | {(records > 0 ? records.ToString("N0", Invariant) : "")} | {Time(row.MedianNs)} | {megabytesPerSecond:N0} | {Bytes(row.AllocatedBytes)} | {perRecord} | {goal} |\n");
+        }
+
+        summary.Add($"| allocated bytes per record, every splitter and decoder (10 MiB payloads) | at most {mostPerRecord:0.###} B | 0 per record (the tests allow < 1 B) | {Mark(mostPerRecord < 1)} |");
+        return table.ToString();
+    }
+
+    private static string? FloatTextTable(List<BdnResult> bdn, List<string> summary)
+    {
+        var bcl = bdn.Find(r => r.Type == "FloatTextBenchmarks" && r.Method == "Bcl");
+        var ours = bdn.Find(r => r.Type == "FloatTextBenchmarks" && r.Method == "Schubfach");
+        if (bcl is null || ours is null)
+        {
+            return null;
+        }
+
+        const int values = Output.FloatTextBenchmarks.Values;
+        summary.Add($"| shortest float text, `FloatText` ÷ BCL (values/s) | {bcl.MedianNs / ours.MedianNs:F1}× ({ours.MedianNs / values:F1} ns per value) | (a figure, no goal) | |");
+        return "| formatter | median for 65,536 values | per value | allocated |\n| --- | ---: | ---: | ---: |\n"
+            + $"| `float.TryFormat` (BCL) | {Time(bcl.MedianNs)} | {bcl.MedianNs / values:F1} ns | {Bytes(bcl.AllocatedBytes)} |\n"
+            + $"| `FloatText.Format` | {Time(ours.MedianNs)} | {ours.MedianNs / values:F1} ns | {Bytes(ours.AllocatedBytes)} |\n\n"
+            + $"**FloatText ÷ BCL = {bcl.MedianNs / ours.MedianNs:F1}×** faster, same bytes (medians of one run).";
+    }
+
+    private static string? EndToEndTable(List<BdnResult> bdn, List<string> summary)
+    {
+        var rows = bdn.Where(r => r.Type == nameof(EndToEndBenchmarks)).ToList();
+        var bare = rows.Find(r => r.Method == nameof(EndToEndBenchmarks.BareOrt));
+        if (bare is null)
+        {
+            return null;
+        }
+
+        var bareRowsPerSecond = EndToEndBenchmarks.Rows / (bare.MedianNs / 1e9);
+        var table = new StringBuilder("| benchmark | median | rows/s | ÷ bare ORT | allocated |\n| --- | ---: | ---: | ---: | ---: |\n");
+        foreach (var row in rows)
+        {
+            var rowCount = row.Method.StartsWith("BareOrtBatchOf", StringComparison.Ordinal) ? 1024 : EndToEndBenchmarks.Rows;
+            var rowsPerSecond = rowCount / (row.MedianNs / 1e9);
+            var ratio = row.Method.StartsWith("EndToEnd", StringComparison.Ordinal) ? (rowsPerSecond / bareRowsPerSecond).ToString("F2", Invariant) : "";
+            table.Append(Invariant, $"| {row.Description} | {Time(row.MedianNs)} | {rowsPerSecond / 1000:N0} k | {ratio} | {Bytes(row.AllocatedBytes)} |\n");
+            if (row.Method == nameof(EndToEndBenchmarks.EndToEndCsv))
+            {
+                var value = rowsPerSecond / bareRowsPerSecond;
+                summary.Add($"| end to end ÷ bare ORT (MLP, MULTI_RECORD CSV) | {value:F2} | ≥ 0.90 | {Mark(value >= 0.9)} |");
+            }
+        }
+
+        return table.ToString();
+    }
+
+    private static string? Batching(List<BdnResult> bdn, List<string> summary)
+    {
+        var batched = bdn.Find(r => r.Type == nameof(DynamicBatchingBenchmarks) && r.Parameters == "MaxBatchRows=512");
+        var single = bdn.Find(r => r.Type == nameof(DynamicBatchingBenchmarks) && r.Parameters == "MaxBatchRows=1");
+        if (batched is null || single is null)
+        {
+            return null;
+        }
+
+        var ratio = single.MedianNs / batched.MedianNs;
+        summary.Add($"| dynamic batching ÷ batch-of-1 (64 SINGLE_RECORD clients) | {ratio:F2}× | ≥ 8× | {Mark(ratio >= 8)} |");
+        var text = new StringBuilder("| MaxBatchRows | median for 1,024 requests | rows/s | allocated |\n| ---: | ---: | ---: | ---: |\n");
+        foreach (var row in new[] { single, batched })
+        {
+            text.Append(Invariant, $"| {row.Parameters["MaxBatchRows=".Length..]} | {Time(row.MedianNs)} | {1024 / (row.MedianNs / 1e9) / 1000:N1} k | {Bytes(row.AllocatedBytes)} |\n");
+        }
+
+        text.Append(Invariant, $"\n**Dynamic batching ÷ batch-of-1 = {ratio:F2}×** (goal 8×).");
+        var one = bdn.Find(r => r.Type == nameof(EndToEndBenchmarks) && r.Method == nameof(EndToEndBenchmarks.BareOrtBatchOf1));
+        var sixtyFour = bdn.Find(r => r.Type == nameof(EndToEndBenchmarks) && r.Method == nameof(EndToEndBenchmarks.BareOrtBatchOf64));
+        if (one is not null && sixtyFour is not null)
+        {
+            text.Append(Invariant, $" ORT's own gain from batching this model, bare `Run` batch-64 ÷ batch-1 on the same rows in the same run: **{one.MedianNs / sixtyFour.MedianNs:F1}×**, the bound on what any batching server can gain here.");
+        }
+
+        return text.ToString();
+    }
+
+    private static string? Ping(string file, List<string> summary)
+    {
+        if (!File.Exists(file))
+        {
+            return null;
+        }
+
+        // Lines: "worker 125392.97 none" in round order, worker then Kestrel.
+        var rounds = File.ReadAllLines(file).Where(l => l.Length > 0).Select(l => l.Split(' ', 3)).ToList();
+        var table = new StringBuilder("| round | server | requests/s | errors |\n| --- | --- | ---: | --- |\n");
+        for (var i = 0; i < rounds.Count; i++)
+        {
+            table.Append(Invariant, $"| {(i / 2) + 1} | {rounds[i][0]} | {double.Parse(rounds[i][1], Invariant):N0} | {rounds[i][2]} |\n");
+        }
+
+        var worker = Median(rounds.Where(r => r[0] == "worker").Select(r => double.Parse(r[1], Invariant)));
+        var kestrel = Median(rounds.Where(r => r[0] == "kestrel").Select(r => double.Parse(r[1], Invariant)));
+        summary.Insert(0, $"| worker ÷ Kestrel, `GET /ping` (wrk, medians) | {worker / kestrel:F2} | ≥ 1.0 | {Mark(worker >= kestrel)} |");
+        table.Append(Invariant, $"\nMedian worker {worker:N0} req/s, median Kestrel {kestrel:N0} req/s: **worker ÷ Kestrel = {worker / kestrel:F2}** (goal ≥ 1.0).");
+        return table.ToString();
+    }
+
+    private static string? Soak(string file, List<string> summary)
+    {
+        if (!File.Exists(file))
+        {
+            return null;
+        }
+
+        var samples = File.ReadAllLines(file).Select(l => SoakLine().Match(l)).Where(m => m.Success)
+            .Select(m => (Requests: int.Parse(m.Groups[1].Value, Invariant), MiB: double.Parse(m.Groups[2].Value, Invariant))).ToList();
+        if (samples.Count < 2)
+        {
+            return null;
+        }
+
+        var table = new StringBuilder("| requests | RSS |\n| ---: | ---: |\n");
+        foreach (var (requests, mib) in samples)
+        {
+            table.Append(Invariant, $"| {requests:N0} | {mib:F1} MiB |\n");
+        }
+
+        var second = samples[1].MiB;
+        var last = samples[^1].MiB;
+        var half = samples[samples.Count / 2];
+        table.Append(Invariant, $"\nFrom {samples[1].Requests:N0} to {samples[^1].Requests:N0} requests RSS grew {last - second:F1} MiB ({100 * (last - second) / second:F0}%); over the second half ({half.Requests:N0} on) {last - half.MiB:F1} MiB.");
+        summary.Add($"| RSS, {samples[^1].Requests:N0} requests of 1 to 4,096 rows (MLP) | {second:F0} → {last:F0} MiB (+{last - half.MiB:F1} MiB over the second half) | flat | |");
+        return table.ToString();
+    }
+
+    private static string? Transform(string file, List<string> summary)
+    {
+        if (!File.Exists(file))
+        {
+            return null;
+        }
+
+        var text = File.ReadAllText(file);
+        var job = TransformSummary().Match(text);
+        var time = TimeLine().Match(text);
+        if (!job.Success || !time.Success)
+        {
+            return null;
+        }
+
+        var records = long.Parse(job.Groups[1].Value.Replace(",", ""), NumberStyles.Integer, Invariant);
+        var megabytes = double.Parse(job.Groups[2].Value.Replace(",", ""), Invariant);
+        var rate = job.Groups[4].Value;
+        var mbps = job.Groups[5].Value;
+        var peakKiB = long.Parse(time.Groups[1].Value, Invariant);
+        summary.Add($"| {megabytes:N0} MB CSV `Worker transform` on this machine | {rate} records/s, {mbps} MB/s, peak RSS {peakKiB / 1024} MiB | (a figure, no goal) | |");
+        return "| input | records | wall | records/s | MB/s | peak RSS | CPU (user + sys) |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+            + $"| {megabytes:N0} MB | {records:N0} | {time.Groups[2].Value} s | {rate} | {mbps} | {peakKiB / 1024} MiB | {time.Groups[3].Value} + {time.Groups[4].Value} s |";
+    }
+
+    private static string? Byoc(string file, List<string> summary)
+    {
+        if (!File.Exists(file))
+        {
+            return null;
+        }
+
+        // Lines: "byoc ROWS/S MB/S RSS-MiB WORKERS" then "worker ROWS/S MB/S RSS-MiB".
+        var lines = File.ReadAllLines(file).Select(l => l.Split(' ')).ToDictionary(l => l[0]);
+        if (!lines.TryGetValue("byoc", out var byoc) || !lines.TryGetValue("worker", out var worker))
+        {
+            return null;
+        }
+
+        double Value(string[] line, int index) => double.Parse(line[index], Invariant);
+        var rows = Value(worker, 1) / Value(byoc, 1);
+        var rss = Value(worker, 3) / Value(byoc, 3);
+        summary.Add($"| worker ÷ BYOC stack (nginx + gunicorn + Flask + pandas), CSV transform | {rows:F1}× rows/s, {rss:F2}× peak RSS | ≥ 20× | {Mark(rows >= 20)} |");
+        return "| stack | rows/s | MB/s | peak RSS |\n| --- | ---: | ---: | ---: |\n"
+            + $"| nginx + gunicorn ({byoc[4]} workers) + Flask + pandas | {Value(byoc, 1):N0} | {Value(byoc, 2):F1} | {Value(byoc, 3):N0} MiB |\n"
+            + $"| worker (`serve`) | {Value(worker, 1):N0} | {Value(worker, 2):F1} | {Value(worker, 3):N0} MiB |\n\n"
+            + $"**worker ÷ BYOC = {rows:F1}× rows/s at {rss:F2}× the peak memory** (goal ≥ 20×).";
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static string Mark(bool met) => met ? "✓" : "✗";
+
+    private static string Time(double nanoseconds) => nanoseconds switch
+    {
+        < 1e3 => nanoseconds.ToString("N1", Invariant) + " ns",
+        < 1e6 => (nanoseconds / 1e3).ToString("N1", Invariant) + " µs",
+        _ => (nanoseconds / 1e6).ToString("N2", Invariant) + " ms",
+    };
+
+    private static string Bytes(double bytes) => bytes switch
+    {
+        < 1024 => bytes.ToString("N0", Invariant) + " B",
+        < 1024 * 1024 => (bytes / 1024).ToString("N1", Invariant) + " KB",
+        _ => (bytes / 1024 / 1024).ToString("N1", Invariant) + " MB",
+    };
+
+    [GeneratedRegex(@"^(\d+) requests: RSS ([\d.]+) MiB", RegexOptions.Multiline)]
+    private static partial Regex SoakLine();
+
+    [GeneratedRegex(@"transform done: .*?, ([\d,]+) records, ([\d.,]+) MB in ([\d.,]+) s \(([\d,]+) records/s, ([\d.,]+) MB/s\)")]
+    private static partial Regex TransformSummary();
+
+    [GeneratedRegex(@"peak RSS (\d+) KiB, wall ([\d.]+) s, user ([\d.]+) s, system ([\d.]+) s")]
+    private static partial Regex TimeLine();
+}
+
+/// <summary>One benchmark case from BenchmarkDotNet's JSON report.</summary>
+public sealed record BdnResult(string Type, string Method, string Description, string Parameters, double MedianNs, double AllocatedBytes)
+{
+    public static List<BdnResult> LoadAll(string directory)
+    {
+        var results = new List<BdnResult>();
+        if (!Directory.Exists(directory))
+        {
+            return results;
+        }
+
+        foreach (var file in Directory.EnumerateFiles(directory, "*-report-full.json", SearchOption.AllDirectories).Order())
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(file));
+            foreach (var benchmark in document.RootElement.GetProperty("Benchmarks").EnumerateArray())
+            {
+                var title = benchmark.GetProperty("MethodTitle").GetString() ?? "";
+                results.Add(new BdnResult(
+                    benchmark.GetProperty("Type").GetString() ?? "",
+                    benchmark.GetProperty("Method").GetString() ?? "",
+                    title.Trim('\''),
+                    benchmark.GetProperty("Parameters").GetString() ?? "",
+                    benchmark.GetProperty("Statistics").GetProperty("Median").GetDouble(),
+                    benchmark.TryGetProperty("Memory", out var memory) ? memory.GetProperty("BytesAllocatedPerOperation").GetDouble() : 0));
+            }
+        }
+
+        return results;
+    }
+}
