@@ -345,7 +345,7 @@ public sealed record BdnResult(string Type, string Method, string Description, s
             return results;
         }
 
-        foreach (var file in Directory.EnumerateFiles(directory, "*-report-full.json", SearchOption.AllDirectories).Order())
+        foreach (var file in Directory.EnumerateFiles(directory, "*-report-full*.json", SearchOption.AllDirectories).Order())
         {
             using var document = JsonDocument.Parse(File.ReadAllBytes(file));
             foreach (var benchmark in document.RootElement.GetProperty("Benchmarks").EnumerateArray())
