@@ -116,6 +116,43 @@ public class InputSplitterTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void OneSplitterFedGrowingBuffersLikeThePipeSplitsAsTheWhole(bool csvQuotes)
+    {
+        // The transform's loop: consume whole records, keep the unfinished line, read more, call again.
+        // The splitter remembers how far into that line it looked (and the quote state there).
+        var bytes = "\"a\nb\",1\n\"\"\"x\r\n\",2\r\nlong line with no quotes\n\n\"q\"\"\n\"\"\",3\n"u8.ToArray();
+        var whole = SplitAll(new InputSplitter(SplitType.Line, csvQuotes), new ReadOnlySequence<byte>(bytes));
+        for (var step = 1; step <= 7; step++)
+        {
+            var splitter = new InputSplitter(SplitType.Line, csvQuotes);
+            var joined = new ArrayBufferWriter<byte>();
+            var got = new List<(string, string)>();
+            var consumed = 0;
+            var end = 0;
+            while (true)
+            {
+                end = Math.Min(end + step, bytes.Length);
+                var final = end == bytes.Length;
+                var reader = new SequenceReader<byte>(Segments.OneBytePerSegment(bytes.AsSpan(consumed, end - consumed)));
+                while (splitter.TryRead(ref reader, final, consumed, got.Count, joined, out var wire, out var bare))
+                {
+                    got.Add((Convert.ToHexString(wire.ToArray()), Convert.ToHexString(bare.ToArray())));
+                }
+
+                consumed += (int)reader.Consumed;
+                if (final)
+                {
+                    break;
+                }
+            }
+
+            Assert.Equal(whole, got);
+        }
+    }
+
+    [Theory]
     [InlineData(SplitType.TFRecord)]
     [InlineData(SplitType.RecordIO)]
     public void ACutFrameAtTheEndOfTheFileNamesItsRecordAndFileOffset(SplitType type)

@@ -25,6 +25,12 @@ public sealed class InputSplitter(SplitType splitType, bool csvQuotes)
     // RFC 4180 row is never cut in two (SageMaker's own Line splitter does cut it).
     private readonly bool _csvQuotes = csvQuotes;
 
+    // The unfinished line at the reader's start: how many of its bytes earlier calls already looked at,
+    // and whether that point is inside quotes. A file's one huge record then costs one pass, not one
+    // pass per read buffer (which was quadratic in the record's size).
+    private long _lineScanned;
+    private bool _lineQuoted;
+
     public SplitType SplitType { get; } = splitType;
 
     /// <summary>
@@ -32,6 +38,8 @@ public sealed class InputSplitter(SplitType splitType, bool csvQuotes)
     /// so a last line without a line end is a record and a cut frame is an error.
     /// <paramref name="offsetBase"/> is where the reader's sequence starts in the file (for errors).
     /// A multi-part RecordIO record is joined into <paramref name="joined"/>, valid until the next call.
+    /// After false (more data needed), the next call must start where this one started, with the same
+    /// bytes and more after them: the pipe's contract when the caller consumes only whole records.
     /// </summary>
     public bool TryRead(ref SequenceReader<byte> reader, bool isFinalBlock, long offsetBase, long recordIndex, ArrayBufferWriter<byte> joined,
         out ReadOnlySequence<byte> wire, out ReadOnlySequence<byte> bare)
@@ -95,6 +103,8 @@ public sealed class InputSplitter(SplitType splitType, bool csvQuotes)
     {
         var start = reader.Position;
         var probe = reader;
+        probe.Advance(_lineScanned);
+        var quoted = _lineQuoted;
         bool found;
         if (!_csvQuotes)
         {
@@ -103,7 +113,6 @@ public sealed class InputSplitter(SplitType splitType, bool csvQuotes)
         else
         {
             found = false;
-            var quoted = false;
             while (probe.TryAdvanceToAny("\"\n"u8, advancePastDelimiter: false))
             {
                 probe.TryRead(out var b);
@@ -121,6 +130,8 @@ public sealed class InputSplitter(SplitType splitType, bool csvQuotes)
 
         if (found)
         {
+            _lineScanned = 0;
+            _lineQuoted = false;
             wire = reader.Sequence.Slice(start, probe.Position);
             bare = TrimLineEnd(wire);
             reader = probe;
@@ -129,11 +140,16 @@ public sealed class InputSplitter(SplitType splitType, bool csvQuotes)
 
         if (!isFinalBlock)
         {
+            // Every byte up to the end was looked at and holds no line end outside quotes.
+            _lineScanned = reader.Remaining;
+            _lineQuoted = quoted;
             wire = bare = default;
             return false;
         }
 
         // The last line has no line end.
+        _lineScanned = 0;
+        _lineQuoted = false;
         wire = reader.UnreadSequence;
         bare = TrimLineEnd(wire);
         reader.AdvanceToEnd();
