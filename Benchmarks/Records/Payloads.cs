@@ -32,6 +32,19 @@ public static class Payloads
 
     public static byte[] JsonLines(int columns, int targetBytes = TargetBytes) => Build(PayloadFormat.JsonLines, columns, targetBytes);
 
+    /// <summary><c>{"instances": [[…], …]}</c> of about <paramref name="targetBytes"/>.</summary>
+    public static byte[] JsonInstances(int columns, int targetBytes = TargetBytes)
+    {
+        var random = new Random(1);
+        var rows = new List<float[]>();
+        for (var bytes = 0L; bytes < targetBytes; bytes += JsonLineBytes(rows[^1]))
+        {
+            rows.Add(Row(random, columns));
+        }
+
+        return Encode(PayloadFormat.Json, rows);
+    }
+
     public static byte[] TfRecordExamples(int columns, int targetBytes = TargetBytes) => Build(PayloadFormat.TfRecordExamples, columns, targetBytes);
 
     public static byte[] RecordIOProtobuf(int columns, int targetBytes = TargetBytes) => Build(PayloadFormat.RecordIOProtobuf, columns, targetBytes);
@@ -130,6 +143,8 @@ public static class Payloads
     }
 
     private static string F(float value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    private static int JsonLineBytes(float[] row) => 2 + row.Sum(v => F(v).Length + 1);
 
     private static byte[] Build(PayloadFormat format, int columns, int targetBytes)
     {

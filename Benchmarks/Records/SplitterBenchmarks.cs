@@ -16,6 +16,7 @@ public class SplitterBenchmarks
     private readonly ModelSignature _signature = Payloads.Signature(Columns);
     private byte[] _csv = [];
     private byte[] _jsonLines = [];
+    private byte[] _jsonInstances = [];
     private byte[] _examples = [];
     private byte[] _recordIOProtobuf = [];
     private byte[] _recordIORaw = [];
@@ -28,6 +29,7 @@ public class SplitterBenchmarks
     {
         _csv = Payloads.Csv(Columns);
         _jsonLines = Payloads.JsonLines(Columns);
+        _jsonInstances = Payloads.JsonInstances(Columns);
         _examples = Payloads.TfRecordExamples(Columns);
         _recordIOProtobuf = Payloads.RecordIOProtobuf(Columns);
         _recordIORaw = Payloads.RecordIORaw(Columns);
@@ -41,6 +43,7 @@ public class SplitterBenchmarks
             [nameof(RecordIOSplit)] = _opaqueRecordIO,
             [nameof(CsvToFloats)] = _csv,
             [nameof(JsonLinesToFloats)] = _jsonLines,
+            [nameof(JsonInstancesToFloats)] = _jsonInstances,
             [nameof(TfRecordExamplesToFloats)] = _examples,
             [nameof(RecordIOProtobufToFloats)] = _recordIOProtobuf,
             [nameof(RecordIORawToFloats)] = _recordIORaw,
@@ -86,6 +89,14 @@ public class SplitterBenchmarks
     {
         using var rows = new RowSet(_signature, 65536);
         JsonRecordDecoder.DecodeLines(_jsonLines, rows, singleRecord: false);
+        return rows.RowCount;
+    }
+
+    [Benchmark]
+    public int JsonInstancesToFloats()
+    {
+        using var rows = new RowSet(_signature, 65536);
+        JsonRecordDecoder.DecodeDocument(_jsonInstances, rows, singleRecord: false);
         return rows.RowCount;
     }
 

@@ -74,51 +74,147 @@ public static class JsonRecordDecoder
     }
 
     /// <summary>
-    /// <c>[n, n, …]</c> with JSON's own number grammar and whitespace, in one pass. False means "let
-    /// Utf8JsonReader decide", so what is accepted and every error message stay the reader's.
+    /// A line that is <c>[n, n, …]</c> and nothing else. False means "let Utf8JsonReader decide", so
+    /// what is accepted and every error message stay the reader's.
     /// </summary>
     private static bool TryReadFlatFloatArray(ReadOnlySpan<byte> line, Span<float> row)
     {
         var i = SkipWhitespace(line, 0);
-        if (i == line.Length || line[i] != (byte)'[')
+        return TryReadFlatFloatArray(line, ref i, row) && SkipWhitespace(line, i) == line.Length;
+    }
+
+    /// <summary>
+    /// <c>[n, n, …]</c> at <paramref name="i"/> with JSON's own number grammar and whitespace, in one
+    /// pass, exactly filling <paramref name="row"/>; <paramref name="i"/> ends after the ']'.
+    /// </summary>
+    private static bool TryReadFlatFloatArray(ReadOnlySpan<byte> text, ref int i, Span<float> row)
+    {
+        if (i == text.Length || text[i] != (byte)'[')
         {
             return false;
         }
 
         var count = 0;
-        i = SkipWhitespace(line, i + 1);
+        i = SkipWhitespace(text, i + 1);
         while (true)
         {
-            if (count == row.Length || !NumberText.TryParseSingleInline(line, ref i, strictJson: true, out var value))
+            if (count == row.Length || !NumberText.TryParseSingleInline(text, ref i, strictJson: true, out var value))
             {
                 return false;
             }
 
             row[count++] = value;
-            i = SkipWhitespace(line, i);
-            if (i == line.Length)
+            i = SkipWhitespace(text, i);
+            if (i == text.Length)
             {
                 return false;
             }
 
-            if (line[i] == (byte)',')
+            if (text[i] == (byte)',')
             {
-                i = SkipWhitespace(line, i + 1);
+                i = SkipWhitespace(text, i + 1);
                 continue;
             }
 
-            if (line[i] != (byte)']')
+            if (text[i] != (byte)']')
             {
                 return false;
             }
 
-            return count == row.Length && SkipWhitespace(line, i + 1) == line.Length;
+            i++;
+            return count == row.Length;
         }
     }
 
-    private static int SkipWhitespace(ReadOnlySpan<byte> line, int i)
+    /// <summary>
+    /// MULTI_RECORD <c>{"instances": [[n, …], …]}</c> or <c>[[n, …], …]</c> of flat float rows, in one
+    /// pass. False means "decode the body with Utf8JsonReader from the start": the rows added here are
+    /// removed, so what is accepted and every error message stay the reader's.
+    /// </summary>
+    private static bool TryReadFlatFloatInstances(ReadOnlySpan<byte> body, RowSet rows)
     {
-        while (i < line.Length && line[i] is (byte)' ' or (byte)'\t' or (byte)'\r')
+        var first = rows.RowCount;
+        if (TryReadFlatFloatInstances(body, rows, first))
+        {
+            return true;
+        }
+
+        while (rows.RowCount > first)
+        {
+            rows.RemoveLastRow();
+        }
+
+        return false;
+    }
+
+    private static bool TryReadFlatFloatInstances(ReadOnlySpan<byte> body, RowSet rows, int first)
+    {
+        var i = SkipWhitespace(body, body.StartsWith("\uFEFF"u8) ? 3 : 0);
+        var enveloped = i < body.Length && body[i] == (byte)'{';
+        if (enveloped)
+        {
+            i = SkipWhitespace(body, i + 1);
+            if (!body[i..].StartsWith("\"instances\""u8))
+            {
+                return false;
+            }
+
+            i = SkipWhitespace(body, i + "\"instances\"".Length);
+            if (i == body.Length || body[i] != (byte)':')
+            {
+                return false;
+            }
+
+            i = SkipWhitespace(body, i + 1);
+        }
+
+        if (i == body.Length || body[i] != (byte)'[')
+        {
+            return false;
+        }
+
+        i = SkipWhitespace(body, i + 1);
+        while (true)
+        {
+            var row = rows.AddRow();
+            if (!TryReadFlatFloatArray(body, ref i, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(rows.InputRow(0, row))))
+            {
+                return false;
+            }
+
+            i = SkipWhitespace(body, i);
+            if (i < body.Length && body[i] == (byte)',')
+            {
+                i = SkipWhitespace(body, i + 1);
+                continue;
+            }
+
+            if (i == body.Length || body[i] != (byte)']')
+            {
+                return false;
+            }
+
+            i = SkipWhitespace(body, i + 1);
+            break;
+        }
+
+        if (enveloped)
+        {
+            if (i == body.Length || body[i] != (byte)'}')
+            {
+                return false;
+            }
+
+            i = SkipWhitespace(body, i + 1);
+        }
+
+        return i == body.Length && rows.RowCount > first;
+    }
+
+    private static int SkipWhitespace(ReadOnlySpan<byte> text, int i)
+    {
+        // JSON's four; a line handed to the line reader holds no '\n', so one set serves both.
+        while (i < text.Length && text[i] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
         {
             i++;
         }
@@ -128,6 +224,26 @@ public static class JsonRecordDecoder
 
     public static void DecodeDocument(ReadOnlySpan<byte> body, RowSet rows, bool singleRecord)
     {
+        var inputs = rows.Signature.Inputs;
+        if (!singleRecord && inputs.Count == 1 && inputs[0].ElementType == TensorElementType.Float && inputs[0].Shape.Length == 2
+            && TryReadFlatFloatInstances(body, rows))
+        {
+            return;
+        }
+
+        DecodeDocumentWithReader(body, rows, singleRecord);
+    }
+
+    /// <summary>The general path: every JSON document form, every error; the reference the fast path is tested against.</summary>
+    internal static void DecodeDocumentWithReader(ReadOnlySpan<byte> body, RowSet rows, bool singleRecord)
+    {
+        // A UTF-8 BOM is ignored, as RFC 8259 allows and as CSV and JSON Lines bodies do (Utf8JsonReader
+        // itself rejects it); byte offsets in errors then count from after it.
+        if (body.StartsWith("\uFEFF"u8))
+        {
+            body = body[3..];
+        }
+
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth + 2 });
         try
         {
