@@ -228,6 +228,15 @@ public sealed class TransformJobTests : IDisposable
         Assert.Contains("over MaxPayloadInMB (1 MiB)", failure.Error);
         Assert.False(File.Exists(Out("huge.csv.out")));
 
+        // No line end at all: the file fails once more than the limit is read, not after all of it.
+        Write("huge.csv", Encoding.UTF8.GetBytes(string.Join(',', Enumerable.Repeat("1.25", 1_500_000)))); // 7.5 MB, no LF
+        var (endless, _) = await RunAsync(Options() with { MaxPayloadInMB = 1 });
+        var endlessFailure = Assert.Single(endless.Files).Error;
+        Assert.Contains("record 0 (byte 0 of the file) is over MaxPayloadInMB (1 MiB)", endlessFailure);
+        Assert.Contains("its end not reached", endlessFailure);
+        var read = long.Parse(System.Text.RegularExpressions.Regex.Match(endlessFailure!, @"([\d,]+) bytes read").Groups[1].Value.Replace(",", ""), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(read, (1 << 20) + 1, 4 << 20); // stopped within the first few MB of 7.5
+
         // SplitType None: the whole file is the record.
         var (whole, _) = await RunAsync(Options() with { MaxPayloadInMB = 1, SplitType = SplitType.None });
         Assert.Contains("SplitType is None", Assert.Single(whole.Files).Error);

@@ -456,8 +456,28 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
             }
 
             _offsetBase += reader.Consumed;
+            if (!stoppedEarly && !isFinalBlock && reader.Remaining > _limit + MaxFramingBytes())
+            {
+                // The record being read is already over the limit: fail now, not after buffering the
+                // rest of it (a 10 GB file with no line end would otherwise be held in memory whole).
+                throw new TransformFileException(
+                    $"record {_recordIndex} (byte {_offsetBase} of the file) is over MaxPayloadInMB ({maxPayloadInMB} MiB): {reader.Remaining:N0} bytes read and its end not reached");
+            }
+
             return reader.Position;
         }
+
+        /// <summary>How much longer than what is checked against the limit a record's pending bytes may be.</summary>
+        private long MaxFramingBytes() => splitter.SplitType switch
+        {
+            // Single records are checked without their framing: a CR left before the LF still to come,
+            // or a TFRecord frame's 16 bytes. A multi-part RecordIO record's framing has no bound.
+            _ when !single => 0,
+            SplitType.Line => 1,
+            SplitType.TFRecord => 16,
+            SplitType.RecordIO => long.MaxValue / 2,
+            _ => 0,
+        };
 
         private void Add(ReadOnlySequence<byte> record, long offset)
         {
