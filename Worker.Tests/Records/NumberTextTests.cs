@@ -117,6 +117,44 @@ public class NumberTextInlineTests
         }
     }
 
+    [Fact]
+    public void TheWordPathEqualsTheBytePathOnEveryInputItTakes()
+    {
+        // Random fields (mostly the word path's shape, some not) in random contexts, padded so the
+        // word path may run; whatever the word path takes must equal the byte path: value and end.
+        var random = new Random(2611);
+        string[] pieces = ["0", "1", "5", "9", "-", "+", ".", "e", "E", ",", "\n", " ", "]", "00", "12345678", "\u00e9"];
+        var taken = 0;
+        for (var trial = 0; trial < 300_000; trial++)
+        {
+            var field = random.Next(3) switch
+            {
+                0 => (random.Next(2) == 0 ? "-" : "") + random.NextInt64(0, 100_000_000).ToString("D8", CultureInfo.InvariantCulture)[..random.Next(1, 9)]
+                    + (random.Next(4) == 0 ? "" : "." + random.NextInt64(0, 100_000_000).ToString("D8", CultureInfo.InvariantCulture)[..random.Next(0, 9)]),
+                1 => ((float)((random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-9, 9)))).ToString("R", CultureInfo.InvariantCulture),
+                _ => string.Concat(Enumerable.Range(0, random.Next(1, 8)).Select(_ => pieces[random.Next(pieces.Length)])),
+            };
+            var text = Encoding.UTF8.GetBytes(field + pieces[random.Next(pieces.Length)] + "1234567890123456789012");
+            foreach (var strict in new[] { false, true })
+            {
+                var wordEnd = 0;
+                if (!NumberText.TryParseSingleWords(text, ref wordEnd, strict, out var word))
+                {
+                    Assert.Equal(0, wordEnd);
+                    continue;
+                }
+
+                taken++;
+                var byteEnd = 0;
+                Assert.True(NumberText.TryParseSingleBytes(text, ref byteEnd, strict, out var bytes), $"'{field}' (strict {strict}): the byte path refused it");
+                Assert.True(wordEnd == byteEnd && BitConverter.SingleToInt32Bits(word) == BitConverter.SingleToInt32Bits(bytes),
+                    $"'{field}' (strict {strict}): words {word:R} to {wordEnd}, bytes {bytes:R} to {byteEnd}");
+            }
+        }
+
+        Assert.True(taken > 50_000, $"the word path took only {taken} fields");
+    }
+
     [Theory]
     [InlineData("12345678,", 8)]
     [InlineData("123456789012,", 12)]
