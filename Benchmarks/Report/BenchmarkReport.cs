@@ -100,6 +100,7 @@ public static partial class BenchmarkReport
         var goals = new Dictionary<string, (string Name, double MBps)>
         {
             [nameof(SplitterBenchmarks.TfRecordSplitWithCrc)] = ("TFRecord split + both CRCs", 8000),
+            [nameof(SplitterBenchmarks.RecordIOSplit)] = ("RecordIO split", 8000),
             [nameof(SplitterBenchmarks.CsvToFloats)] = ("CSV → float32 rows", 600),
             [nameof(SplitterBenchmarks.JsonLinesToFloats)] = ("JSON Lines → float32 rows", 300),
         };
