@@ -15,8 +15,7 @@ public static class JsonRecordDecoder
 
     public static void DecodeLines(ReadOnlySpan<byte> body, RowSet rows, bool singleRecord)
     {
-        var inputs = rows.Signature.Inputs;
-        var flatFloatRows = inputs.Count == 1 && inputs[0].ElementType == TensorElementType.Float && inputs[0].Shape.Length == 2;
+        var flatFloatRows = HasFlatFloatRows(rows.Signature);
         var position = body.StartsWith("\uFEFF"u8) ? 3 : 0;
         var record = 0L;
         while (position < body.Length)
@@ -211,6 +210,10 @@ public static class JsonRecordDecoder
         return i == body.Length && rows.RowCount > first;
     }
 
+    /// <summary>One float32 input of rows of values: the shape the one-pass paths fill.</summary>
+    private static bool HasFlatFloatRows(ModelSignature signature) =>
+        signature.Inputs.Count == 1 && signature.Inputs[0].ElementType == TensorElementType.Float && signature.Inputs[0].Shape.Length == 2;
+
     private static int SkipWhitespace(ReadOnlySpan<byte> text, int i)
     {
         // JSON's four; a line handed to the line reader holds no '\n', so one set serves both.
@@ -224,8 +227,7 @@ public static class JsonRecordDecoder
 
     public static void DecodeDocument(ReadOnlySpan<byte> body, RowSet rows, bool singleRecord)
     {
-        var inputs = rows.Signature.Inputs;
-        if (!singleRecord && inputs.Count == 1 && inputs[0].ElementType == TensorElementType.Float && inputs[0].Shape.Length == 2
+        if (!singleRecord && HasFlatFloatRows(rows.Signature)
             && TryReadFlatFloatInstances(body, rows))
         {
             return;
