@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Worker.Inference.Ort;
 using Worker.Records;
@@ -130,6 +131,80 @@ public class CsvRecordDecoderTests
             {
                 Assert.InRange(e.Record, 0, 3);
                 Assert.InRange(e.Offset, 0, length);
+            }
+        }
+    }
+
+    [Fact]
+    public void TheMaskedRowPathEqualsTheWordRowPathOnEveryRowItTakes()
+    {
+        // Rows of random fields, some of them not plain numbers, with a long tail so the block loads fit:
+        // a row the masked path takes must give the word row path's end and values, bit for bit.
+        var random = new Random(4181);
+        string[] odd = ["+1", "1e3", "\"2\"", "", " 1", "1.", ".5", "0000012.5", "123456789", "-", "1\r2", "nan", "1.2.3"];
+        var taken = 0;
+        for (var trial = 0; trial < 20_000; trial++)
+        {
+            var columns = random.Next(1, 40);
+            var fields = Enumerable.Range(0, columns).Select(_ => random.Next(60) == 0
+                ? odd[random.Next(odd.Length)]
+                : MathF.Round((random.NextSingle() - 0.5f) * MathF.Pow(10, random.Next(0, 6)), random.Next(0, 6)).ToString("R", CultureInfo.InvariantCulture));
+            var lineEnd = random.Next(5) switch { 0 or 1 => "\r\n", 2 or 3 => "\n", _ => random.Next(2) == 0 ? "\r" : "," };
+            var body = Encoding.UTF8.GetBytes(string.Join(",", fields) + lineEnd + new string('9', CsvRecordDecoder.MaskedRowMargin));
+            var masked = new float[random.Next(4) != 0 ? columns : random.Next(1, 40)];
+            var word = new float[masked.Length];
+            var maskedEnd = CsvRecordDecoder.TryReadPlainFloatRowMasked(body, 0, masked);
+            if (maskedEnd < 0)
+            {
+                continue;
+            }
+
+            taken++;
+            Assert.Equal(maskedEnd, CsvRecordDecoder.TryReadPlainFloatRow(body, 0, word));
+            Assert.Equal(word.Select(BitConverter.SingleToInt32Bits), masked.Select(BitConverter.SingleToInt32Bits));
+        }
+
+        Assert.True(taken > 2_000, $"the masked path took only {taken} rows");
+    }
+
+    [Fact]
+    public void EveryPrefixOfALongBodyDecodesAsItsRowsOrFailsCleanly()
+    {
+        // Long enough that whole rows take the masked path, cut at every byte so each way a row meets
+        // the body's end (mid-number, mid-row, at the line end) is seen once.
+        var random = new Random(7);
+        var lines = Enumerable.Range(0, 12).Select(r => string.Join(",", Enumerable.Range(0, 9).Select(c => r == 5 && c == 4 ? "\"3.5\"" : (MathF.Round((random.NextSingle() - 0.5f) * 2000, 3)).ToString("R", CultureInfo.InvariantCulture)))).ToArray();
+        var text = string.Join("\r\n", lines) + "\r\n";
+        var body = Encoding.UTF8.GetBytes(text);
+        for (var length = 0; length <= body.Length; length++)
+        {
+            // What the prefix must give, read field by field with the BCL: its rows, or an error at the first row that is short or not numbers.
+            var prefix = text[..length];
+            var prefixLines = prefix.TrimEnd('\r').Split("\r\n").Where((line, i) => i < prefix.Split("\r\n").Length - 1 || line.Length > 0).ToArray();
+            var expected = new List<float[]>();
+            long? failing = null;
+            foreach (var line in prefixLines)
+            {
+                var fields = line.Split(',').Select(f => f.Length >= 2 && f[0] == '"' && f[^1] == '"' ? f[1..^1] : f).ToArray();
+                if (fields.Length != 9 || fields.Any(f => !float.TryParse(f, NumberStyles.Float, CultureInfo.InvariantCulture, out _) || f.Contains('"')))
+                {
+                    failing = expected.Count;
+                    break;
+                }
+
+                expected.Add(fields.Select(f => float.Parse(f, NumberStyles.Float, CultureInfo.InvariantCulture)).ToArray());
+            }
+
+            using var rows = new RowSet(Signatures.SingleInput(9));
+            try
+            {
+                CsvRecordDecoder.Decode(body.AsSpan(0, length), default, rows, false);
+                Assert.Null(failing);
+                Assert.Equal(expected, Signatures.FloatRows(rows));
+            }
+            catch (RecordException e)
+            {
+                Assert.Equal(failing, e.Record);
             }
         }
     }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.Intrinsics.X86;
 using System.Text;
 using Worker.Records;
 
@@ -154,6 +155,49 @@ public class NumberTextInlineTests
 
         Assert.True(taken > 50_000, $"the word path took only {taken} fields");
     }
+
+    [Fact]
+    public void TheFieldPathsEqualTheBclOnEveryFieldTheyTake()
+    {
+        // Fields whose end a caller already knows (the CSV row's delimiter mask): whatever a field path
+        // takes must be the BCL's value bit for bit; every plain [-]d{1,7}[.d{1,7}] exact in float32 must be taken.
+        var random = new Random(1604);
+        string[] pieces = ["0", "1", "5", "9", "-", "+", ".", "e", "E", " ", "00", "12345678", "\u00e9", "/", ":"];
+        var taken = 0;
+        for (var trial = 0; trial < 300_000; trial++)
+        {
+            var kind = random.Next(4);
+            var field = kind switch
+            {
+                0 => (random.Next(2) == 0 ? "-" : "") + Digits(random, random.Next(1, 8)) + (random.Next(4) == 0 ? "" : "." + Digits(random, random.Next(1, 8))),
+                1 => (random.Next(2) == 0 ? "-" : "") + Digits(random, random.Next(0, 17)) + (random.Next(2) == 0 ? "" : "." + Digits(random, random.Next(0, 17))),
+                2 => ((float)((random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-12, 12)))).ToString("R", CultureInfo.InvariantCulture),
+                _ => string.Concat(Enumerable.Range(0, random.Next(1, 8)).Select(_ => pieces[random.Next(pieces.Length)])),
+            };
+            var text = Encoding.UTF8.GetBytes(field + ",1234567890123456789012");
+            var end = Encoding.UTF8.GetByteCount(field);
+            var paths = Ssse3.IsSupported && Sse41.IsSupported
+                ? new[] { ("vector", NumberText.TryParseSingleFieldVector(text, 0, end, out var vector), vector), ("scalar", NumberText.TryParseSingleFieldScalar(text, 0, end, out var scalar), scalar) }
+                : [("scalar", NumberText.TryParseSingleFieldScalar(text, 0, end, out scalar), scalar)];
+            foreach (var (path, ok, value) in paths)
+            {
+                if (!ok)
+                {
+                    Assert.False(kind == 0 && long.Parse(field.Replace("-", "").Replace(".", ""), CultureInfo.InvariantCulture) <= 1 << 24, $"'{field}': the {path} path refused a plain field");
+                    continue;
+                }
+
+                taken++;
+                var expected = float.Parse(field, NumberStyles.Float, CultureInfo.InvariantCulture);
+                Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(value), $"'{field}' ({path}): BCL {expected:R}, field path {value:R}");
+            }
+        }
+
+        Assert.True(taken > 100_000, $"the field paths took only {taken} fields");
+    }
+
+    private static string Digits(Random random, int count) =>
+        string.Concat(Enumerable.Range(0, count).Select(_ => (char)('0' + random.Next(10))));
 
     [Theory]
     [InlineData("12345678,", 8)]
