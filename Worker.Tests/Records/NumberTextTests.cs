@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.Intrinsics.X86;
 using System.Text;
+using System.Text.RegularExpressions;
 using Worker.Records;
 
 namespace Worker.Tests.Records;
@@ -85,7 +86,7 @@ public class NumberTextTests
 }
 
 /// <summary>The one-pass parser inside CSV rows and JSON arrays: where it takes a number it must equal the BCL, and stop where the number ends.</summary>
-public class NumberTextInlineTests
+public partial class NumberTextInlineTests
 {
     [Fact]
     public void AgreesWithTheBclAndStopsAtTheDelimiter()
@@ -176,25 +177,33 @@ public class NumberTextInlineTests
             };
             var text = Encoding.UTF8.GetBytes(field + ",1234567890123456789012");
             var end = Encoding.UTF8.GetByteCount(field);
-            var paths = Ssse3.IsSupported && Sse41.IsSupported
-                ? new[] { ("vector", NumberText.TryParseSingleFieldVector(text, 0, end, out var vector), vector), ("scalar", NumberText.TryParseSingleFieldScalar(text, 0, end, out var scalar), scalar) }
-                : [("scalar", NumberText.TryParseSingleFieldScalar(text, 0, end, out scalar), scalar)];
-            foreach (var (path, ok, value) in paths)
+            var isJson = JsonNumber().IsMatch(field);
+            foreach (var strict in new[] { false, true })
             {
-                if (!ok)
+                var paths = Ssse3.IsSupported && Sse41.IsSupported
+                    ? new[] { ("vector", NumberText.TryParseSingleFieldVector(text, 0, end, strict, out var vector), vector), ("scalar", NumberText.TryParseSingleFieldScalar(text, 0, end, strict, out var scalar), scalar) }
+                    : [("scalar", NumberText.TryParseSingleFieldScalar(text, 0, end, strict, out scalar), scalar)];
+                foreach (var (path, ok, value) in paths)
                 {
-                    Assert.False(kind == 0 && long.Parse(field.Replace("-", "").Replace(".", ""), CultureInfo.InvariantCulture) <= 1 << 24, $"'{field}': the {path} path refused a plain field");
-                    continue;
-                }
+                    if (!ok)
+                    {
+                        Assert.False(kind == 0 && (isJson || !strict) && long.Parse(field.Replace("-", "").Replace(".", ""), CultureInfo.InvariantCulture) <= 1 << 24, $"'{field}': the {path} path (strict {strict}) refused a plain field");
+                        continue;
+                    }
 
-                taken++;
-                var expected = float.Parse(field, NumberStyles.Float, CultureInfo.InvariantCulture);
-                Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(value), $"'{field}' ({path}): BCL {expected:R}, field path {value:R}");
+                    taken++;
+                    Assert.True(isJson || !strict, $"'{field}': the {path} path took it as JSON");
+                    var expected = float.Parse(field, NumberStyles.Float, CultureInfo.InvariantCulture);
+                    Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(value), $"'{field}' ({path}, strict {strict}): BCL {expected:R}, field path {value:R}");
+                }
             }
         }
 
         Assert.True(taken > 100_000, $"the field paths took only {taken} fields");
     }
+
+    [GeneratedRegex(@"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$")]
+    private static partial Regex JsonNumber();
 
     private static string Digits(Random random, int count) =>
         string.Concat(Enumerable.Range(0, count).Select(_ => (char)('0' + random.Next(10))));

@@ -172,7 +172,7 @@ public static class CsvRecordDecoder
 
             var end = blockStart + BitOperations.TrailingZeroCount(mask);
             mask &= mask - 1;
-            if (field == row.Length || !NumberText.TryParseSingleField(body, start, end, out var value))
+            if (field == row.Length || !NumberText.TryParseSingleField(body, start, end, strictJson: false, out var value))
             {
                 return -1;
             }

@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
 using System.Text.Json;
 using Worker.Inference.Ort;
 
@@ -44,7 +46,7 @@ public static class JsonRecordDecoder
             if (flatFloatRows)
             {
                 var row = rows.AddRow();
-                if (TryReadFlatFloatArray(line, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(rows.InputRow(0, row))))
+                if (TryReadFlatFloatLine(body, lineStart, lineStart + line.Length, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(rows.InputRow(0, row))))
                 {
                     record++;
                     continue;
@@ -73,13 +75,14 @@ public static class JsonRecordDecoder
     }
 
     /// <summary>
-    /// A line that is <c>[n, n, …]</c> and nothing else. False means "let Utf8JsonReader decide", so
-    /// what is accepted and every error message stay the reader's.
+    /// The line <c>body[lineStart..lineEnd)</c> is <c>[n, n, …]</c> and nothing else. Read over the whole
+    /// body (the vector path loads past the line's end; a value or array that runs past it is refused).
+    /// False means "let Utf8JsonReader decide", so what is accepted and every error message stay the reader's.
     /// </summary>
-    private static bool TryReadFlatFloatArray(ReadOnlySpan<byte> line, Span<float> row)
+    private static bool TryReadFlatFloatLine(ReadOnlySpan<byte> body, int lineStart, int lineEnd, Span<float> row)
     {
-        var i = SkipWhitespace(line, 0);
-        return TryReadFlatFloatArray(line, ref i, row) && SkipWhitespace(line, i) == line.Length;
+        var i = SkipWhitespace(body[..lineEnd], lineStart);
+        return TryReadFlatFloatArray(body, ref i, row) && i <= lineEnd && SkipWhitespace(body[..lineEnd], i) == lineEnd;
     }
 
     /// <summary>
@@ -87,6 +90,25 @@ public static class JsonRecordDecoder
     /// pass, exactly filling <paramref name="row"/>; <paramref name="i"/> ends after the ']'.
     /// </summary>
     private static bool TryReadFlatFloatArray(ReadOnlySpan<byte> text, ref int i, Span<float> row)
+    {
+        if (i == text.Length || text[i] != (byte)'[')
+        {
+            return false;
+        }
+
+        var first = SkipWhitespace(text, i + 1);
+        var end = first <= text.Length - MaskedRowMargin ? TryReadFlatFloatArrayMasked(text, first, row) : -1;
+        if (end > 0)
+        {
+            i = end;
+            return true;
+        }
+
+        return TryReadFlatFloatArrayWords(text, ref i, row);
+    }
+
+    /// <summary><see cref="TryReadFlatFloatArray(ReadOnlySpan{byte}, ref int, Span{float})"/> a value at a time with the number word path (any position, any JSON number).</summary>
+    internal static bool TryReadFlatFloatArrayWords(ReadOnlySpan<byte> text, ref int i, Span<float> row)
     {
         if (i == text.Length || text[i] != (byte)'[')
         {
@@ -123,6 +145,106 @@ public static class JsonRecordDecoder
             i++;
             return count == row.Length;
         }
+    }
+
+    /// <summary>Bytes past an array's first value the masked path may need to see: one delimiter block and a number's vector.</summary>
+    internal const int MaskedRowMargin = 64 + NumberText.WordPathBytes;
+
+    /// <summary>
+    /// The rest of a flat array from its first value at <paramref name="start"/>, found as the CSV rows
+    /// are (<see cref="CsvRecordDecoder.TryReadPlainFloatRowMasked"/>): the delimiters of 64 bytes at a time
+    /// from vector compares as a bit mask, each value's end a bit scan, each value parsed on its own.
+    /// Spaces and tabs may stand around the commas; a line end, an exponent or anything unusual gives
+    /// -1 and the word path reads the array from its start. Returns the position after the <c>]</c>.
+    /// </summary>
+    internal static int TryReadFlatFloatArrayMasked(ReadOnlySpan<byte> text, int start, Span<float> row)
+    {
+        var blockStart = start;
+        var mask = DelimiterMask(text, blockStart);
+        var count = 0;
+        while (true)
+        {
+            while (mask == 0)
+            {
+                blockStart += 64;
+                if (blockStart > text.Length - MaskedRowMargin)
+                {
+                    return -1;
+                }
+
+                mask = DelimiterMask(text, blockStart);
+            }
+
+            var end = blockStart + BitOperations.TrailingZeroCount(mask);
+            if (count == row.Length || !NumberText.TryParseSingleField(text, start, end, strictJson: true, out var value))
+            {
+                return -1;
+            }
+
+            row[count++] = value;
+            while (end < text.Length && text[end] is (byte)' ' or (byte)'\t')
+            {
+                end++; // the mask's bits for these spaces are cleared below with the rest before the next value
+            }
+
+            if (end == text.Length)
+            {
+                return -1;
+            }
+
+            if (text[end] == (byte)']')
+            {
+                return count == row.Length ? end + 1 : -1;
+            }
+
+            if (text[end] != (byte)',')
+            {
+                return -1;
+            }
+
+            start = end + 1;
+            while (start < text.Length && text[start] is (byte)' ' or (byte)'\t')
+            {
+                start++;
+            }
+
+            // The next value's start must leave room for its loads; the mask keeps only bits from it on.
+            if (start - blockStart >= 64)
+            {
+                blockStart = start;
+                if (blockStart > text.Length - MaskedRowMargin)
+                {
+                    return -1;
+                }
+
+                mask = DelimiterMask(text, blockStart);
+            }
+            else
+            {
+                mask &= ~0UL << (start - blockStart);
+            }
+
+            if (start > text.Length - NumberText.WordPathBytes)
+            {
+                return -1;
+            }
+        }
+    }
+
+    /// <summary>Bit i set where <paramref name="text"/>[start + i] ends a JSON value in a flat array: comma, bracket, whitespace.</summary>
+    private static ulong DelimiterMask(ReadOnlySpan<byte> text, int start)
+    {
+        var low = Vector256.Create(text.Slice(start, 32));
+        var high = Vector256.Create(text.Slice(start + 32, 32));
+        return Delimiters(low) | ((ulong)Delimiters(high) << 32);
+
+        static uint Delimiters(Vector256<byte> bytes) =>
+            (Vector256.Equals(bytes, Vector256.Create((byte)','))
+             | Vector256.Equals(bytes, Vector256.Create((byte)']'))
+             | Vector256.Equals(bytes, Vector256.Create((byte)' '))
+             | Vector256.Equals(bytes, Vector256.Create((byte)'\t'))
+             | Vector256.Equals(bytes, Vector256.Create((byte)'\r'))
+             | Vector256.Equals(bytes, Vector256.Create((byte)'\n'))).ExtractMostSignificantBits();
     }
 
     /// <summary>

@@ -109,23 +109,24 @@ public static class NumberText
     /// <summary>
     /// The field <c>text[start..end)</c>, whose end is already known (a delimiter found by the caller),
     /// as a plain <c>[-]digits[.digits]</c> exact in float32 (Clinger): the byte path's value; false
-    /// for anything else, which the caller's general path takes. Reads up to <see cref="WordPathBytes"/>
+    /// for anything else, which the caller's general path takes. <paramref name="strictJson"/> applies
+    /// JSON's grammar too (no leading zeros, digits on both sides of the point). Reads up to <see cref="WordPathBytes"/>
     /// bytes from <paramref name="start"/>; the caller keeps them in bounds.
     /// </summary>
-    internal static bool TryParseSingleField(ReadOnlySpan<byte> text, int start, int end, out float value) =>
+    internal static bool TryParseSingleField(ReadOnlySpan<byte> text, int start, int end, bool strictJson, out float value) =>
         Ssse3.IsSupported && Sse41.IsSupported
-            ? TryParseSingleFieldVector(text, start, end, out value)
-            : TryParseSingleFieldScalar(text, start, end, out value);
+            ? TryParseSingleFieldVector(text, start, end, strictJson, out value)
+            : TryParseSingleFieldScalar(text, start, end, strictJson, out value);
 
     /// <summary><see cref="TryParseSingleField"/> a word at a time, for machines without SSSE3/SSE4.1 (ARM64 takes this too).</summary>
-    internal static bool TryParseSingleFieldScalar(ReadOnlySpan<byte> text, int start, int end, out float value)
+    internal static bool TryParseSingleFieldScalar(ReadOnlySpan<byte> text, int start, int end, bool strictJson, out float value)
     {
         value = 0;
         var negative = text[start] == (byte)'-';
         var i = start + (negative ? 1 : 0);
         var integerWord = BinaryPrimitives.ReadUInt64LittleEndian(text[i..]);
         var integerDigits = LeadingDigits(integerWord);
-        if (integerDigits == 0 || integerDigits == 8)
+        if (integerDigits == 0 || integerDigits == 8 || (strictJson && integerDigits > 1 && text[i] == (byte)'0'))
         {
             return false;
         }
@@ -173,7 +174,7 @@ public static class NumberText
     /// Takes <c>[-]digits[.digits]</c> up to 16 bytes after the sign whose mantissa and scale are
     /// exact in float32 (Clinger), the byte path's domain, so its value is the byte path's.
     /// </summary>
-    internal static bool TryParseSingleFieldVector(ReadOnlySpan<byte> text, int start, int end, out float value)
+    internal static bool TryParseSingleFieldVector(ReadOnlySpan<byte> text, int start, int end, bool strictJson, out float value)
     {
         value = 0;
         var negativeBit = text[start] == (byte)'-' ? 1 : 0;
@@ -204,6 +205,11 @@ public static class NumberText
         if (fractionDigits > 10)
         {
             return false;
+        }
+
+        if (strictJson && (point == 0 || (point != 16 && fractionDigits == 0) || (text[first] == (byte)'0' && Math.Min(point, digitCount) > 1)))
+        {
+            return false; // JSON wants digits on both sides of a point and no leading zero
         }
 
         // Output byte k takes digit j = k - (16 - digitCount), found at j, or j + 1 past the point;
