@@ -178,8 +178,11 @@ public static partial class BenchmarkReport
 
     private static string? Batching(List<BdnResult> bdn, List<string> summary)
     {
-        var batched = bdn.Find(r => r.Type == nameof(DynamicBatchingBenchmarks) && r.Parameters == "MaxBatchRows=512");
-        var single = bdn.Find(r => r.Type == nameof(DynamicBatchingBenchmarks) && r.Parameters == "MaxBatchRows=1");
+        BdnResult? Find(string method, string parameters) =>
+            bdn.Find(r => r.Type == nameof(DynamicBatchingBenchmarks) && r.Method == method && r.Parameters == parameters);
+        var batched = Find(nameof(DynamicBatchingBenchmarks.SixtyFourClients), "MaxBatchRows=512");
+        var single = Find(nameof(DynamicBatchingBenchmarks.SixtyFourClients), "MaxBatchRows=1");
+        var ping = Find(nameof(DynamicBatchingBenchmarks.SixtyFourClientsPing), "MaxBatchRows=512");
         if (batched is null || single is null)
         {
             return null;
@@ -187,10 +190,15 @@ public static partial class BenchmarkReport
 
         var ratio = single.MedianNs / batched.MedianNs;
         summary.Add($"| dynamic batching ÷ batch-of-1 (64 SINGLE_RECORD clients) | {ratio:F2}× | ≥ 8× | {Mark(ratio >= 8)} |");
-        var text = new StringBuilder("| MaxBatchRows | median for 1,024 requests | rows/s | allocated |\n| ---: | ---: | ---: | ---: |\n");
+        var text = new StringBuilder("| requests | median for 1,024 requests | per second | allocated |\n| --- | ---: | ---: | ---: |\n");
         foreach (var row in new[] { single, batched })
         {
-            text.Append(Invariant, $"| {row.Parameters["MaxBatchRows=".Length..]} | {Time(row.MedianNs)} | {1024 / (row.MedianNs / 1e9) / 1000:N1} k | {Bytes(row.AllocatedBytes)} |\n");
+            text.Append(Invariant, $"| one-row CSV, MaxBatchRows = {row.Parameters["MaxBatchRows=".Length..]} | {Time(row.MedianNs)} | {1024 / (row.MedianNs / 1e9) / 1000:N1} k rows | {Bytes(row.AllocatedBytes)} |\n");
+        }
+
+        if (ping is not null)
+        {
+            text.Append(Invariant, $"| `GET /ping` (the server's small-request rate, same clients) | {Time(ping.MedianNs)} | {1024 / (ping.MedianNs / 1e9) / 1000:N1} k requests | {Bytes(ping.AllocatedBytes)} |\n");
         }
 
         text.Append(Invariant, $"\n**Dynamic batching ÷ batch-of-1 = {ratio:F2}×** (goal 8×).");
@@ -199,6 +207,14 @@ public static partial class BenchmarkReport
         if (one is not null && sixtyFour is not null)
         {
             text.Append(Invariant, $" ORT's own gain from batching this model, bare `Run` batch-64 ÷ batch-1 on the same rows in the same run: **{one.MedianNs / sixtyFour.MedianNs:F1}×**, the bound on what any batching server can gain here.");
+            if (ping is not null)
+            {
+                // DESIGN §6: batched one-row requests are judged against the lower of bare ORT's batch-64 rate and the server's small-request rate.
+                var bareRowsPerSecond = 1024 / (sixtyFour.MedianNs / 1e9);
+                var pingPerSecond = 1024 / (ping.MedianNs / 1e9);
+                var cap = Math.Min(bareRowsPerSecond, pingPerSecond);
+                text.Append(Invariant, $" Batched, the worker reaches **{1024 / (batched.MedianNs / 1e9) / cap:P0}** of the lower of bare ORT's batch-64 rate ({bareRowsPerSecond / 1000:N0} k rows/s) and the server's `/ping` rate with the same clients ({pingPerSecond / 1000:N0} k/s).");
+            }
         }
 
         return text.ToString();
