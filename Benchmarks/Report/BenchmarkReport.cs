@@ -213,7 +213,7 @@ public static partial class BenchmarkReport
                 var bareRowsPerSecond = 1024 / (sixtyFour.MedianNs / 1e9);
                 var pingPerSecond = 1024 / (ping.MedianNs / 1e9);
                 var cap = Math.Min(bareRowsPerSecond, pingPerSecond);
-                text.Append(Invariant, $" Batched, the worker reaches **{1024 / (batched.MedianNs / 1e9) / cap:P0}** of the lower of bare ORT's batch-64 rate ({bareRowsPerSecond / 1000:N0} k rows/s) and the server's `/ping` rate with the same clients ({pingPerSecond / 1000:N0} k/s).");
+                text.Append(Invariant, $" Batched, the worker reaches **{100 * 1024 / (batched.MedianNs / 1e9) / cap:F0}%** of the lower of bare ORT's batch-64 rate ({bareRowsPerSecond / 1000:N0} k rows/s) and the server's `/ping` rate with the same clients ({pingPerSecond / 1000:N0} k/s).");
             }
         }
 
