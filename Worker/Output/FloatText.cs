@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Worker.Output;
 
@@ -157,7 +159,94 @@ public static class FloatText
     }
 
     /// <summary>Writes digits × 10^exponent as the BCL's "R" format lays out a float.</summary>
-    private static int Layout(ulong value, int exponent, Span<byte> destination)
+    private static int Layout(ulong value, int exponent, Span<byte> destination) =>
+        Ssse3.IsSupported && destination.Length >= 16
+            ? LayoutVector((uint)value, exponent, destination)
+            : LayoutScalar(value, exponent, destination);
+
+    /// <summary>
+    /// <see cref="Layout"/> with no loop and no branch per digit: the digits, scaled to nine with
+    /// trailing zeros, become ASCII eight at a time (SWAR: split into fours, pairs, ones by multiplying
+    /// with reciprocals), sit in one 16-byte vector, and one shuffle puts the point (or the leading
+    /// "0.00") where the layout wants it; one 16-byte store writes the lot. The per-digit loop it
+    /// replaces mispredicted its exit and its point on every value whose length differed from the last.
+    /// Needs 16 bytes of room.
+    /// </summary>
+    private static int LayoutVector(uint digits, int exponent, Span<byte> destination)
+    {
+        var digitCount = CountDigits(digits);
+        var scale = exponent + digitCount; // the decimal point sits after `scale` digits
+        var nine = digits * PowersOfTenExact[9 - digitCount]; // 10^8 <= nine < 10^9: the digits, then zeros
+        var first = nine / 100_000_000;
+        var rest = EightDigitsAscii(nine - (first * 100_000_000));
+
+        // Significant digits: nine less the trailing '0's (the top byte of `rest` is the last digit).
+        var count = 9 - (BitOperations.LeadingZeroCount(rest ^ 0x3030303030303030UL) >> 3);
+        var text = Vector128.Create(('0' + first) | (rest << 8), (rest >> 56) | 0x3030303030303000UL).AsByte();
+        var positions = Vector128.Create((byte)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        ref var start = ref MemoryMarshal.GetReference(destination);
+        int length;
+        if (scale > 9 || scale < -3)
+        {
+            // d.dddE+XX (a float's decimal exponent has two digits: -38..38 outside the subnormals, which the BCL writes)
+            InsertPoint(text, positions, 1).StoreUnsafe(ref start);
+            length = count == 1 ? 1 : count + 1;
+            var power = scale - 1;
+            var pair = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref MemoryMarshal.GetReference(DigitPairs), Math.Abs(power) * 2));
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref start, length), (uint)'E' | ((uint)(power < 0 ? '-' : '+') << 8) | ((uint)pair << 16));
+            return length + 4;
+        }
+
+        Vector128<byte> laidOut;
+        if (scale <= 0)
+        {
+            // 0.000ddd: the digits move right by 2 - scale; the bytes before them are '0', the second '.'.
+            var shift = 2 - scale;
+            var source = positions - Vector128.Create((byte)shift); // below the digits: high bit set, so the shuffle writes 0
+            laidOut = Ssse3.Shuffle(text, source) | (Vector128.LessThan(source.AsSByte(), Vector128<sbyte>.Zero).AsByte() & Vector128.Create((byte)'0'));
+            laidOut = Vector128.ConditionalSelect(Vector128.Equals(positions, Vector128.Create((byte)1)), Vector128.Create((byte)'.'), laidOut);
+            length = shift + count;
+        }
+        else if (scale >= count)
+        {
+            // ddd000: the scaled digits already end in the zeros.
+            laidOut = text;
+            length = scale;
+        }
+        else
+        {
+            // dd.ddd
+            laidOut = InsertPoint(text, positions, scale);
+            length = count + 1;
+        }
+
+        laidOut.StoreUnsafe(ref start);
+        return length;
+    }
+
+    /// <summary>The text with a '.' inserted before byte <paramref name="point"/>, the bytes from there on moved right by one.</summary>
+    private static Vector128<byte> InsertPoint(Vector128<byte> text, Vector128<byte> positions, int point)
+    {
+        var at = Vector128.Create((byte)point);
+        var source = positions + Vector128.GreaterThan(positions, at); // all-ones (-1) past the point
+        return Vector128.ConditionalSelect(Vector128.Equals(positions, at), Vector128.Create((byte)'.'), Ssse3.Shuffle(text, source));
+    }
+
+    /// <summary>The eight decimal digits of <paramref name="value"/> (below 10^8), zero-padded, as ASCII, the first in the lowest byte.</summary>
+    private static ulong EightDigitsAscii(uint value)
+    {
+        // Lanes of 32 bits: the first four digits and the last four.
+        var fours = (value / 10_000) | ((ulong)(value % 10_000) << 32);
+        // x / 100 = x * 10486 >> 20 for x < 43,699; no lane's product reaches the next lane.
+        var hundreds = ((fours * 10_486) >> 20) & 0x0000007F_0000007FUL;
+        var pairs = hundreds | ((fours - (hundreds * 100)) << 16); // lanes of 16 bits: four two-digit numbers
+        // x / 10 = x * 103 >> 10 for x < 179.
+        var tens = ((pairs * 103) >> 10) & 0x000F_000F_000F_000FUL;
+        return (tens | ((pairs - (tens * 10)) << 8)) | 0x3030303030303030UL;
+    }
+
+    /// <summary><see cref="Layout"/> a digit at a time, for machines without SSSE3 and for short destinations.</summary>
+    private static int LayoutScalar(ulong value, int exponent, Span<byte> destination)
     {
         var digits = (uint)value; // Schubfach's float results stay below 2^32
         while (digits % 10 == 0)
