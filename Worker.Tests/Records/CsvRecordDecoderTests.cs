@@ -150,7 +150,7 @@ public class CsvRecordDecoderTests
                 ? odd[random.Next(odd.Length)]
                 : MathF.Round((random.NextSingle() - 0.5f) * MathF.Pow(10, random.Next(0, 6)), random.Next(0, 6)).ToString("R", CultureInfo.InvariantCulture));
             var lineEnd = random.Next(5) switch { 0 or 1 => "\r\n", 2 or 3 => "\n", _ => random.Next(2) == 0 ? "\r" : "," };
-            var body = Encoding.UTF8.GetBytes(string.Join(",", fields) + lineEnd + new string('9', CsvRecordDecoder.MaskedRowMargin));
+            var body = Encoding.UTF8.GetBytes(string.Join(",", fields) + lineEnd + new string('9', DelimiterBlocks.Margin));
             var masked = new float[random.Next(4) != 0 ? columns : random.Next(1, 40)];
             var word = new float[masked.Length];
             var maskedEnd = CsvRecordDecoder.TryReadPlainFloatRowMasked(body, 0, masked);

@@ -89,7 +89,7 @@ public class JsonLinesFastPathTests
             var values = Enumerable.Range(0, columns).Select(_ => random.Next(80) == 0
                 ? new[] { "01", "1.", ".5", "+1", "1e5", "-", "", "\"1\"", "\n1", "1\r" }[random.Next(10)]
                 : MathF.Round((random.NextSingle() - 0.5f) * MathF.Pow(10, random.Next(0, 6)), random.Next(0, 6)).ToString("R", CultureInfo.InvariantCulture));
-            var text = Encoding.UTF8.GetBytes("[" + string.Join(random.Next(2) == 0 ? "," : ", ", values) + (random.Next(10) == 0 ? "" : "]") + new string('9', JsonRecordDecoder.MaskedRowMargin));
+            var text = Encoding.UTF8.GetBytes("[" + string.Join(random.Next(2) == 0 ? "," : ", ", values) + (random.Next(10) == 0 ? "" : "]") + new string('9', DelimiterBlocks.Margin));
             var masked = new float[random.Next(4) != 0 ? columns : random.Next(1, 40)];
             var words = new float[masked.Length];
             var maskedEnd = JsonRecordDecoder.TryReadFlatFloatArrayMasked(text, 1, masked);

@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Numerics;
-using System.Runtime.Intrinsics;
 using System.Text;
 using Worker.Inference.Ort;
 
@@ -60,7 +58,7 @@ public static class CsvRecordDecoder
                 if (row >= 0 && input.ElementType == TensorElementType.Float)
                 {
                     var floats = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(rowBytes);
-                    var end = position <= body.Length - MaskedRowMargin ? TryReadPlainFloatRowMasked(body, position, floats) : -1;
+                    var end = position <= body.Length - DelimiterBlocks.Margin ? TryReadPlainFloatRowMasked(body, position, floats) : -1;
                     if (end < 0)
                     {
                         end = TryReadPlainFloatRow(body, position, floats);
@@ -142,35 +140,25 @@ public static class CsvRecordDecoder
         }
     }
 
-    /// <summary>Bytes past a row's start the masked path may need to see: one delimiter block and a number's word.</summary>
-    internal const int MaskedRowMargin = 64 + NumberText.WordPathBytes;
-
     /// <summary>
-    /// The same rows as <see cref="TryReadPlainFloatRow"/>, found another way: the delimiters of 64
-    /// bytes at a time come from vector compares as a bit mask, so each field's start is the previous
-    /// delimiter's bit (a bit scan) and no field waits on the previous number's parse. -1 sends the row
-    /// to the byte path (it also takes rows too close to the body's end for the block loads).
+    /// The same rows as <see cref="TryReadPlainFloatRow"/>, found another way: the delimiters come 64
+    /// bytes at a time as a bit mask (<see cref="DelimiterBlocks"/>), so each field's start is the
+    /// previous delimiter's bit and no field waits on the previous number's parse. -1 sends the row to
+    /// the word path (it also takes rows too close to the body's end for the block loads).
     /// </summary>
     internal static int TryReadPlainFloatRowMasked(ReadOnlySpan<byte> body, int position, Span<float> row)
     {
         var blockStart = position;
-        var mask = DelimiterMask(body, blockStart);
+        var mask = DelimiterBlocks.Mask<CsvDelimiters>(body, blockStart);
         var start = position;
         var field = 0;
         while (true)
         {
-            while (mask == 0)
+            if (!DelimiterBlocks.TryNext<CsvDelimiters>(body, ref blockStart, ref mask, out var end))
             {
-                blockStart += 64;
-                if (blockStart > body.Length - MaskedRowMargin)
-                {
-                    return -1;
-                }
-
-                mask = DelimiterMask(body, blockStart);
+                return -1;
             }
 
-            var end = blockStart + BitOperations.TrailingZeroCount(mask);
             mask &= mask - 1;
             if (field == row.Length || !NumberText.TryParseSingleField(body, start, end, strictJson: false, out var value))
             {
@@ -194,20 +182,6 @@ public static class CsvRecordDecoder
                 : delimiter == (byte)'\r' && end + 1 < body.Length && body[end + 1] == (byte)'\n' ? end + 2
                 : -1;
         }
-    }
-
-    /// <summary>Bit i set where <paramref name="body"/>[start + i] is a comma, CR, LF or quote (64 bytes; the caller keeps them in bounds).</summary>
-    private static ulong DelimiterMask(ReadOnlySpan<byte> body, int start)
-    {
-        var low = Vector256.Create(body.Slice(start, 32));
-        var high = Vector256.Create(body.Slice(start + 32, 32));
-        return Delimiters(low) | ((ulong)Delimiters(high) << 32);
-
-        static uint Delimiters(Vector256<byte> bytes) =>
-            (Vector256.Equals(bytes, Vector256.Create((byte)','))
-             | Vector256.Equals(bytes, Vector256.Create((byte)'\n'))
-             | Vector256.Equals(bytes, Vector256.Create((byte)'\r'))
-             | Vector256.Equals(bytes, Vector256.Create((byte)'"'))).ExtractMostSignificantBits();
     }
 
     /// <returns>The position after the row's line end, or -1 when the row needs the general path.</returns>

@@ -1,5 +1,3 @@
-using System.Numerics;
-using System.Runtime.Intrinsics;
 using System.Text.Json;
 using Worker.Inference.Ort;
 
@@ -97,7 +95,7 @@ public static class JsonRecordDecoder
         }
 
         var first = SkipWhitespace(text, i + 1);
-        var end = first <= text.Length - MaskedRowMargin ? TryReadFlatFloatArrayMasked(text, first, row) : -1;
+        var end = first <= text.Length - DelimiterBlocks.Margin ? TryReadFlatFloatArrayMasked(text, first, row) : -1;
         if (end > 0)
         {
             i = end;
@@ -147,36 +145,23 @@ public static class JsonRecordDecoder
         }
     }
 
-    /// <summary>Bytes past an array's first value the masked path may need to see: one delimiter block and a number's vector.</summary>
-    internal const int MaskedRowMargin = 64 + NumberText.WordPathBytes;
-
     /// <summary>
     /// The rest of a flat array from its first value at <paramref name="start"/>, found as the CSV rows
-    /// are (<see cref="CsvRecordDecoder.TryReadPlainFloatRowMasked"/>): the delimiters of 64 bytes at a time
-    /// from vector compares as a bit mask, each value's end a bit scan, each value parsed on its own.
-    /// Spaces and tabs may stand around the commas; a line end, an exponent or anything unusual gives
-    /// -1 and the word path reads the array from its start. Returns the position after the <c>]</c>.
+    /// are (<see cref="CsvRecordDecoder.TryReadPlainFloatRowMasked"/>): the delimiters 64 bytes at a time
+    /// as a bit mask (<see cref="DelimiterBlocks"/>), each value's end a bit scan, each value parsed on
+    /// its own. Spaces and tabs may stand around the commas; a line end, an exponent or anything unusual
+    /// gives -1 and the word path reads the array from its start. Returns the position after the <c>]</c>.
     /// </summary>
     internal static int TryReadFlatFloatArrayMasked(ReadOnlySpan<byte> text, int start, Span<float> row)
     {
         var blockStart = start;
-        var mask = DelimiterMask(text, blockStart);
+        var mask = DelimiterBlocks.Mask<JsonArrayDelimiters>(text, blockStart);
         var count = 0;
         while (true)
         {
-            while (mask == 0)
-            {
-                blockStart += 64;
-                if (blockStart > text.Length - MaskedRowMargin)
-                {
-                    return -1;
-                }
-
-                mask = DelimiterMask(text, blockStart);
-            }
-
-            var end = blockStart + BitOperations.TrailingZeroCount(mask);
-            if (count == row.Length || !NumberText.TryParseSingleField(text, start, end, strictJson: true, out var value))
+            if (!DelimiterBlocks.TryNext<JsonArrayDelimiters>(text, ref blockStart, ref mask, out var end)
+                || count == row.Length
+                || !NumberText.TryParseSingleField(text, start, end, strictJson: true, out var value))
             {
                 return -1;
             }
@@ -184,7 +169,7 @@ public static class JsonRecordDecoder
             row[count++] = value;
             while (end < text.Length && text[end] is (byte)' ' or (byte)'\t')
             {
-                end++; // the mask's bits for these spaces are cleared below with the rest before the next value
+                end++;
             }
 
             if (end == text.Length)
@@ -208,43 +193,12 @@ public static class JsonRecordDecoder
                 start++;
             }
 
-            // The next value's start must leave room for its loads; the mask keeps only bits from it on.
-            if (start - blockStart >= 64)
-            {
-                blockStart = start;
-                if (blockStart > text.Length - MaskedRowMargin)
-                {
-                    return -1;
-                }
-
-                mask = DelimiterMask(text, blockStart);
-            }
-            else
-            {
-                mask &= ~0UL << (start - blockStart);
-            }
-
-            if (start > text.Length - NumberText.WordPathBytes)
+            // The mask keeps only the bits from the next value on (the spaces' bits included).
+            if (!DelimiterBlocks.SkipTo<JsonArrayDelimiters>(text, start, ref blockStart, ref mask) || start > text.Length - NumberText.WordPathBytes)
             {
                 return -1;
             }
         }
-    }
-
-    /// <summary>Bit i set where <paramref name="text"/>[start + i] ends a JSON value in a flat array: comma, bracket, whitespace.</summary>
-    private static ulong DelimiterMask(ReadOnlySpan<byte> text, int start)
-    {
-        var low = Vector256.Create(text.Slice(start, 32));
-        var high = Vector256.Create(text.Slice(start + 32, 32));
-        return Delimiters(low) | ((ulong)Delimiters(high) << 32);
-
-        static uint Delimiters(Vector256<byte> bytes) =>
-            (Vector256.Equals(bytes, Vector256.Create((byte)','))
-             | Vector256.Equals(bytes, Vector256.Create((byte)']'))
-             | Vector256.Equals(bytes, Vector256.Create((byte)' '))
-             | Vector256.Equals(bytes, Vector256.Create((byte)'\t'))
-             | Vector256.Equals(bytes, Vector256.Create((byte)'\r'))
-             | Vector256.Equals(bytes, Vector256.Create((byte)'\n'))).ExtractMostSignificantBits();
     }
 
     /// <summary>
