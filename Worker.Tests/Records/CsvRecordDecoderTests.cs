@@ -210,6 +210,48 @@ public class CsvRecordDecoderTests
     }
 
     [Fact]
+    public void DamagedBodiesDecodeOrFailWithARecordError()
+    {
+        // Valid CSV and JSON Lines bodies of many rows with a few bytes overwritten and a random end:
+        // the fast paths read the rows before the damage, meet it, and must answer with rows or a
+        // RecordException, never another exception (an index past the end would crash the request).
+        var random = new Random(99);
+        byte[] damage = "0123456789-+.eE,,\n\r\" []\t"u8.ToArray();
+        for (var trial = 0; trial < 1500; trial++)
+        {
+            var columns = random.Next(1, 20);
+            var json = random.Next(2) == 0;
+            var lines = Enumerable.Range(0, random.Next(1, 60)).Select(_ =>
+            {
+                var values = Enumerable.Range(0, columns).Select(_ => MathF.Round((random.NextSingle() - 0.5f) * 2000, random.Next(0, 5)).ToString("R", CultureInfo.InvariantCulture));
+                return json ? "[" + string.Join(", ", values) + "]" : string.Join(",", values);
+            });
+            var body = Encoding.UTF8.GetBytes(string.Join(random.Next(2) == 0 ? "\n" : "\r\n", lines) + "\n");
+            for (var hits = random.Next(0, 4); hits > 0; hits--)
+            {
+                body[random.Next(body.Length)] = damage[random.Next(damage.Length)];
+            }
+
+            body = body[..random.Next(body.Length / 2, body.Length + 1)];
+            using var rows = new RowSet(Signatures.SingleInput(columns));
+            try
+            {
+                if (json)
+                {
+                    JsonRecordDecoder.DecodeLines(body, rows, false);
+                }
+                else
+                {
+                    CsvRecordDecoder.Decode(body, default, rows, false);
+                }
+            }
+            catch (RecordException)
+            {
+            }
+        }
+    }
+
+    [Fact]
     public void RowsGrowPastTheInitialCapacity()
     {
         var csv = new StringBuilder();
