@@ -118,6 +118,46 @@ public class InputSplitterTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public void RunsOfLinesAreTheLinesOneByOne(bool csvQuotes)
+    {
+        // MultiRecord packing takes whole runs of lines where it can and single lines where it cannot;
+        // mixed at random (room, segments), the bytes and counts must be the one-by-one records'.
+        var random = new Random(31);
+        string[] pieces = ["1,2\n", "3\r\n", "\n", "\"a\nb\",1\n", "a longer line of text 0123456789\n", "x", "\"\"", ",", "\r"];
+        var runs = 0;
+        for (var trial = 0; trial < 500; trial++)
+        {
+            var bytes = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, random.Next(1, 40)).Select(_ => pieces[random.Next(pieces.Length)])));
+            var expected = SplitAll(new InputSplitter(SplitType.Line, csvQuotes), new ReadOnlySequence<byte>(bytes));
+            var splitter = new InputSplitter(SplitType.Line, csvQuotes);
+            var reader = new SequenceReader<byte>(random.Next(3) == 0 ? Segments.OneBytePerSegment(bytes) : new ReadOnlySequence<byte>(bytes));
+            var joined = new ArrayBufferWriter<byte>();
+            var index = 0;
+            while (!reader.End)
+            {
+                if (splitter.TryReadLines(ref reader, random.Next(1, 80), out var lines, out var count))
+                {
+                    Assert.True(count > 0);
+                    Assert.Equal(string.Concat(expected.Skip(index).Take(count).Select(r => r.Wire)), Convert.ToHexString(lines));
+                    index += count;
+                    runs++;
+                    continue;
+                }
+
+                Assert.True(splitter.TryRead(ref reader, isFinalBlock: true, 0, index, joined, out var wire, out var bare));
+                Assert.Equal(expected[index], (Convert.ToHexString(wire.ToArray()), Convert.ToHexString(bare.ToArray())));
+                index++;
+            }
+
+            Assert.Equal(expected.Count, index);
+        }
+
+        Assert.True(runs > 500, $"only {runs} runs of lines were taken");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public void OneSplitterFedGrowingBuffersLikeThePipeSplitsAsTheWhole(bool csvQuotes)
     {
         // The transform's loop: consume whole records, keep the unfinished line, read more, call again.

@@ -439,6 +439,16 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
                     break;
                 }
 
+                // MultiRecord lines go in whole runs (the per-record path below packs them the same way,
+                // at ~100 ns a record); a line that does not fit, straddles buffers or holds a quote goes alone.
+                if (!single && !_skip && splitter.TryReadLines(ref reader, _limit - (_current?.Length ?? 0), out var lines, out var count))
+                {
+                    _current ??= new Payload(_recordIndex, (int)Math.Min(_limit, Math.Max(64 * 1024, lines.Length)));
+                    _current.AppendLines(lines, count);
+                    _recordIndex += count;
+                    continue;
+                }
+
                 var offset = _offsetBase + reader.Consumed;
                 if (!splitter.TryRead(ref reader, isFinalBlock, _offsetBase, _recordIndex, _joined, out var wire, out var bare))
                 {
@@ -543,6 +553,14 @@ internal sealed class Payload(long firstRecord, int initialCapacity) : IDisposab
         record.CopyTo(GetSpace((int)record.Length, long.MaxValue).Span);
         Length += (int)record.Length;
         Records++;
+    }
+
+    /// <summary>Several whole records at once (a run of lines).</summary>
+    public void AppendLines(ReadOnlySpan<byte> lines, int count)
+    {
+        lines.CopyTo(GetSpace(lines.Length, long.MaxValue).Span);
+        Length += lines.Length;
+        Records += count;
     }
 
     /// <summary>At least <paramref name="size"/> free bytes (growing, never past <paramref name="cap"/> when it can help it).</summary>

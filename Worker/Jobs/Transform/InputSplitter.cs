@@ -99,6 +99,45 @@ public sealed class InputSplitter(SplitType splitType, bool csvQuotes)
         return false;
     }
 
+    /// <summary>
+    /// Line splitting in bulk, for MultiRecord packing: the whole lines at the reader that lie in its
+    /// current span and fit in <paramref name="maxBytes"/>, in one piece with their count: exactly the
+    /// wire bytes <see cref="TryRead"/> would give one line at a time (a line of a CSV file ends only
+    /// outside quotes, so with quotes the lines stop before the first quote). False, consuming nothing,
+    /// when not one whole line is there; <see cref="TryRead"/> then takes the next line alone.
+    /// </summary>
+    public bool TryReadLines(ref SequenceReader<byte> reader, long maxBytes, out ReadOnlySpan<byte> lines, out int count)
+    {
+        lines = default;
+        count = 0;
+        if (SplitType != SplitType.Line || _lineScanned != 0 || _lineQuoted)
+        {
+            return false; // part way into a line: TryRead carries on with it
+        }
+
+        var span = reader.UnreadSpan;
+        if (span.Length > maxBytes)
+        {
+            span = span[..(int)maxBytes];
+        }
+
+        if (_csvQuotes && span.IndexOf((byte)'"') is var quote and >= 0)
+        {
+            span = span[..quote];
+        }
+
+        var last = span.LastIndexOf((byte)'\n');
+        if (last < 0)
+        {
+            return false;
+        }
+
+        lines = span[..(last + 1)];
+        count = lines.Count((byte)'\n');
+        reader.Advance(lines.Length);
+        return true;
+    }
+
     private bool TryReadLine(ref SequenceReader<byte> reader, bool isFinalBlock, out ReadOnlySequence<byte> wire, out ReadOnlySequence<byte> bare)
     {
         var start = reader.Position;
