@@ -34,30 +34,13 @@ public class CsvAgreesWithCsvHelperTests
         for (var trial = 0; trial < 300; trial++)
         {
             var columns = random.Next(1, 6);
-            var crlf = random.Next(2) == 0;
-            var text = new StringBuilder(random.Next(4) == 0 ? "\uFEFF" : "");
-            var rows = random.Next(1, 12);
-            for (var r = 0; r < rows; r++)
+            var body = RandomBody(random, columns, rows: random.Next(1, 12), quoteOneIn: 3, field: value => random.Next(3) switch
             {
-                for (var c = 0; c < columns; c++)
-                {
-                    var value = (random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-5, 8));
-                    var field = random.Next(3) switch
-                    {
-                        0 => ((float)value).ToString("R", CultureInfo.InvariantCulture),
-                        1 => ((float)value).ToString("E3", CultureInfo.InvariantCulture),
-                        _ => ((int)value).ToString(CultureInfo.InvariantCulture),
-                    };
-                    text.Append(c > 0 ? "," : "").Append(random.Next(3) == 0 ? $"\"{field}\"" : field);
-                }
-
-                if (r < rows - 1 || random.Next(2) == 0)
-                {
-                    text.Append(crlf ? "\r\n" : "\n");
-                }
-            }
-
-            AssertAgree(Encoding.UTF8.GetBytes(text.ToString()), columns);
+                0 => ((float)(value * Math.Pow(10, random.Next(-5, 8)))).ToString("R", CultureInfo.InvariantCulture),
+                1 => ((float)(value * Math.Pow(10, random.Next(-5, 8)))).ToString("E3", CultureInfo.InvariantCulture),
+                _ => ((int)(value * Math.Pow(10, random.Next(-5, 8)))).ToString(CultureInfo.InvariantCulture),
+            });
+            AssertAgree(body, columns);
         }
     }
 
@@ -70,32 +53,41 @@ public class CsvAgreesWithCsvHelperTests
         for (var trial = 0; trial < 40; trial++)
         {
             var columns = random.Next(1, 30);
-            var crlf = random.Next(2) == 0;
-            var text = new StringBuilder(random.Next(4) == 0 ? "\uFEFF" : "");
-            var rows = random.Next(50, 400);
-            for (var r = 0; r < rows; r++)
+            var body = RandomBody(random, columns, rows: random.Next(50, 400), quoteOneIn: 30, field: value =>
             {
-                for (var c = 0; c < columns; c++)
+                value *= Math.Pow(10, random.Next(-3, 6));
+                return random.Next(40) switch
                 {
-                    var value = (random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-3, 6));
-                    var field = random.Next(40) switch
-                    {
-                        0 => ((float)value).ToString("E3", CultureInfo.InvariantCulture),
-                        1 => "+" + ((int)Math.Abs(value)).ToString(CultureInfo.InvariantCulture),
-                        2 => "000" + ((int)Math.Abs(value)).ToString(CultureInfo.InvariantCulture) + ".",
-                        _ => Math.Round(value, random.Next(0, 7)).ToString(CultureInfo.InvariantCulture),
-                    };
-                    text.Append(c > 0 ? "," : "").Append(random.Next(30) == 0 ? $"\"{field}\"" : field);
-                }
+                    0 => ((float)value).ToString("E3", CultureInfo.InvariantCulture),
+                    1 => "+" + ((int)Math.Abs(value)).ToString(CultureInfo.InvariantCulture),
+                    2 => "000" + ((int)Math.Abs(value)).ToString(CultureInfo.InvariantCulture) + ".",
+                    _ => Math.Round(value, random.Next(0, 7)).ToString(CultureInfo.InvariantCulture),
+                };
+            });
+            AssertAgree(body, columns);
+        }
+    }
 
-                if (r < rows - 1 || random.Next(2) == 0)
-                {
-                    text.Append(crlf ? "\r\n" : "\n");
-                }
+    /// <summary>Rows of fields made by <paramref name="field"/> from a value in [-0.5, 0.5), some quoted, LF or CRLF, maybe a BOM, maybe a last line end.</summary>
+    private static byte[] RandomBody(Random random, int columns, int rows, int quoteOneIn, Func<double, string> field)
+    {
+        var crlf = random.Next(2) == 0;
+        var text = new StringBuilder(random.Next(4) == 0 ? "\uFEFF" : "");
+        for (var r = 0; r < rows; r++)
+        {
+            for (var c = 0; c < columns; c++)
+            {
+                var value = field(random.NextDouble() - 0.5);
+                text.Append(c > 0 ? "," : "").Append(random.Next(quoteOneIn) == 0 ? $"\"{value}\"" : value);
             }
 
-            AssertAgree(Encoding.UTF8.GetBytes(text.ToString()), columns);
+            if (r < rows - 1 || random.Next(2) == 0)
+            {
+                text.Append(crlf ? "\r\n" : "\n");
+            }
         }
+
+        return Encoding.UTF8.GetBytes(text.ToString());
     }
 
     private static void AssertAgree(byte[] body, int columns)
