@@ -61,6 +61,7 @@ public class WorkerSettingsTests
     [InlineData("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", "0")]
     [InlineData("SAGEMAKER_BATCH", "maybe")]
     [InlineData("WORKER_LOG_LEVEL", "loud")]
+    [InlineData("WORKER_ORT_SPINNING", "sometimes")]
     public void ABadValueNamesItsVariable(string variable, string value)
     {
         var error = Assert.Throws<ConfigurationException>(() =>
@@ -68,6 +69,23 @@ public class WorkerSettingsTests
         Assert.Equal(variable, error.Variable);
         Assert.Contains(variable, error.Message);
         Assert.Contains(value, error.Message);
+    }
+
+    [Theory]
+    [InlineData(null, "MULTI_RECORD", true)]
+    [InlineData(null, "SINGLE_RECORD", false)]
+    [InlineData("auto", "SINGLE_RECORD", false)]
+    [InlineData("on", "SINGLE_RECORD", true)]
+    [InlineData("off", "MULTI_RECORD", false)]
+    public void OrtThreadsSpinUnlessSingleRecordOrToldOtherwise(string? spinning, string strategy, bool spins)
+    {
+        var variables = new Dictionary<string, string> { ["SAGEMAKER_BATCH_STRATEGY"] = strategy };
+        if (spinning is not null)
+        {
+            variables["WORKER_ORT_SPINNING"] = spinning;
+        }
+
+        Assert.Equal(spins, WorkerSettings.FromVariables(variables).SpinsOrtThreads);
     }
 
     [Theory]

@@ -75,6 +75,21 @@ public class OnnxSessionTests
     }
 
     [Fact]
+    public void RunsWithTwoThreadsThatDoNotSpin()
+    {
+        // The SINGLE_RECORD default: ORT takes the config entry and its pool's threads sleep between sections.
+        using var session = OnnxSession.Create(OrtApi.Shared, Models.File("linear"), Cpu with { IntraOpThreads = 2, AllowSpinning = false });
+        var x = GC.AllocateArray<float>(4, pinned: true);
+        float[] row = [1, 2, 3, 4];
+        row.CopyTo(x, 0);
+        for (var run = 0; run < 3; run++)
+        {
+            using var outputs = session.Run([Tensor(x, [1, 4])]);
+            Assert.Equal(Models.Linear(row), outputs.GetData<float>(0, 3).ToArray(), new ToleranceComparer(1e-5f));
+        }
+    }
+
+    [Fact]
     public void RunsTheClassifierWithTwoOutputs()
     {
         using var session = OnnxSession.Create(OrtApi.Shared, Models.File("classifier"), Cpu);

@@ -30,6 +30,7 @@ public static class ModelLoader
             Device = settings.Device,
             GpuCount = machine.Gpus,
             IntraOpThreads = InferenceSizing.IntraOpThreads(machine, settings),
+            AllowSpinning = settings.SpinsOrtThreads,
         };
 
         // One session per GPU (ORT serialises a session's Runs on one CUDA stream); one on CPU.
@@ -75,6 +76,7 @@ public static class ModelLoader
             ("signature", session.Signature.ToString()),
             ("workers", options.Workers),
             ("intra_op_threads", config.IntraOpThreads),
+            ("ort_spinning", config.AllowSpinning),
             ("max_batch_rows", session.Signature.IsBatchable ? options.MaxBatchRows : 1));
         return new InferenceEngine(sessions, options, log);
     }

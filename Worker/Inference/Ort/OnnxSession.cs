@@ -21,6 +21,9 @@ public sealed record SessionConfig
 
     /// <summary>0 lets ORT choose (one per core).</summary>
     public int IntraOpThreads { get; init; }
+
+    /// <summary>Whether idle intra-op threads spin for work (ORT's default) or sleep (<c>session.intra_op.allow_spinning</c>).</summary>
+    public bool AllowSpinning { get; init; } = true;
 }
 
 /// <summary>
@@ -71,6 +74,14 @@ public sealed unsafe class OnnxSession : IDisposable
 
         // Batch sizes vary from Run to Run; a memory pattern per shape would grow without bound (ORT #11118).
         api.Check(api.DisableMemPattern(options));
+        if (!config.AllowSpinning)
+        {
+            fixed (byte* key = "session.intra_op.allow_spinning\0"u8)
+            fixed (byte* value = "0\0"u8)
+            {
+                api.Check(api.AddSessionConfigEntry(options, key, value));
+            }
+        }
 
         var device = "cpu";
         string? fallback = null;
