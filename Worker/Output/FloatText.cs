@@ -33,7 +33,11 @@ public static class FloatText
     // "00".."99", for the exponent.
     private static ReadOnlySpan<byte> DigitPairs => "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"u8;
 
-    /// <summary>Writes <paramref name="value"/> into <paramref name="destination"/> (at least <see cref="MaxBytes"/> long) and returns the bytes written.</summary>
+    /// <summary>
+    /// Writes <paramref name="value"/> into <paramref name="destination"/> (at least <see cref="MaxBytes"/>
+    /// long) and returns the length of the text. Up to 17 bytes of the destination may be overwritten
+    /// (the vector layout stores 16 after a sign), so bytes past the text are scratch.
+    /// </summary>
     public static int Format(float value, Span<byte> destination)
     {
         var bits = BitConverter.SingleToUInt32Bits(value);
