@@ -233,6 +233,7 @@ public class CsvRecordDecoderTests
             }
 
             body = body[..random.Next(body.Length / 2, body.Length + 1)];
+            var lineCount = body.Count((byte)'\n') + 1;
             using var rows = new RowSet(Signatures.SingleInput(columns));
             try
             {
@@ -244,9 +245,14 @@ public class CsvRecordDecoderTests
                 {
                     CsvRecordDecoder.Decode(body, default, rows, false);
                 }
+
+                Assert.InRange(rows.RowCount, 0, lineCount);
             }
-            catch (RecordException)
+            catch (RecordException e)
             {
+                // The error names a record and a byte of the body that exist.
+                Assert.InRange(e.Record, 0, lineCount - 1);
+                Assert.InRange(e.Offset, 0, body.Length);
             }
         }
     }
