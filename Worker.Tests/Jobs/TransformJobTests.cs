@@ -45,6 +45,10 @@ public sealed class TransformJobTests : IDisposable
         return (report, console.ToString());
     }
 
+    /// <summary>Everything that says why a job failed: its own error, each failed file's, and what it printed.</summary>
+    private static string Why(TransformReport report, string console) =>
+        $"job error: {report.JobError ?? "none"}; failed files: {string.Join("; ", report.Files.Where(f => f.Error is not null).Select(f => $"{f.File.RelativePath}: {f.Error}"))}; console: {console}";
+
     /// <summary>Row i of the generated inputs: four floats that print exactly.</summary>
     private static float[] Row(int i) => [i % 97 * 0.5f, -(i % 13), i % 7 * 0.25f, 1 + i % 5];
 
@@ -75,7 +79,7 @@ public sealed class TransformJobTests : IDisposable
     {
         var samples = Path.Combine(AppContext.BaseDirectory, "formats", "inputs", "linear");
         var (report, console) = await RunAsync(Options(samples));
-        Assert.True(report.Succeeded, console);
+        Assert.True(report.Succeeded, Why(report, console));
         Assert.Equal(4, report.Files.Count);
 
         // rows.jsonl is the plain truth: one array per line.
@@ -123,7 +127,7 @@ public sealed class TransformJobTests : IDisposable
         Write(name, bytes);
 
         var (report, console) = await RunAsync(Options() with { SplitType = split, BatchStrategy = strategy, Accept = "text/csv", MaxConcurrentTransforms = 4 });
-        Assert.True(report.Succeeded, console);
+        Assert.True(report.Succeeded, Why(report, console));
         AssertLinearAnswers(Lines(Out(name + ".out")), Row, count);
         Assert.Equal(count, report.Records);
     }
@@ -145,7 +149,7 @@ public sealed class TransformJobTests : IDisposable
         var input = Csv(200_000); // about 2.9 MB
         Write("big.csv", input);
         var (report, console) = await RunAsync(Options() with { Endpoint = endpoint.Url, MaxPayloadInMB = 1, MaxConcurrentTransforms = 3 });
-        Assert.True(report.Succeeded, console);
+        Assert.True(report.Succeeded, Why(report, console));
         Assert.Equal(input, File.ReadAllBytes(Out("big.csv.out")));
         Assert.True(bodies.Count >= 3, $"{bodies.Count} requests");
         Assert.All(bodies, b => Assert.True(b.Length <= 1024 * 1024 && b[^1] == '\n', $"{b.Length} bytes"));
@@ -159,7 +163,7 @@ public sealed class TransformJobTests : IDisposable
         var input = Csv(50_000);
         Write("all.csv", input);
         var (report, console) = await RunAsync(Options() with { Endpoint = endpoint.Url, MaxPayloadInMB = 0 });
-        Assert.True(report.Succeeded, console);
+        Assert.True(report.Succeeded, Why(report, console));
         Assert.Equal(1, endpoint.Invocations);
         Assert.Equal(input, File.ReadAllBytes(Out("all.csv.out")));
 
@@ -185,7 +189,7 @@ public sealed class TransformJobTests : IDisposable
 
         // Named .gz: found out alone; and said explicitly.
         var (report, console) = await RunAsync(Options());
-        Assert.True(report.Succeeded, console);
+        Assert.True(report.Succeeded, Why(report, console));
         AssertLinearAnswers(Lines(Out("rows.csv.gz.out")), Row, 500);
 
         var (explicitReport, explicitConsole) = await RunAsync(Options() with { CompressionType = CompressionType.Gzip, ContentType = "text/csv", SplitType = SplitType.Line });
@@ -248,7 +252,7 @@ public sealed class TransformJobTests : IDisposable
         await using var endpoint = new ScriptedEndpoint((n, body) => n < 2 ? (503, "application/json", "{\"error\": \"busy\"}"u8.ToArray()) : ScriptedEndpoint.Echo(body));
         Write("rows.csv", Csv(20));
         var (report, console) = await RunAsync(Options() with { Endpoint = endpoint.Url });
-        Assert.True(report.Succeeded, console);
+        Assert.True(report.Succeeded, Why(report, console));
         Assert.Equal(3, endpoint.Invocations);
         Assert.Equal(Csv(20), File.ReadAllBytes(Out("rows.csv.out")));
     }
@@ -296,7 +300,7 @@ public sealed class TransformJobTests : IDisposable
     {
         Write("rows.csv", Csv(3));
         var (report, console) = await RunAsync(Options() with { BatchStrategy = BatchStrategy.SingleRecord, Accept = "application/json", AssembleWith = AssembleWith.Line });
-        Assert.True(report.Succeeded, console);
+        Assert.True(report.Succeeded, Why(report, console));
         var lines = File.ReadAllText(Out("rows.csv.out")).Split('\n');
         Assert.Equal(4, lines.Length);
         Assert.Equal("", lines[3]);
@@ -308,7 +312,7 @@ public sealed class TransformJobTests : IDisposable
     {
         Write("rows.csv", [.. "a,b,c,d\n"u8, .. Csv(2000)]);
         var (report, console) = await RunAsync(Options() with { ContentType = "text/csv; header=present", Accept = "text/csv", MaxConcurrentTransforms = 2 });
-        Assert.True(report.Succeeded, console);
+        Assert.True(report.Succeeded, Why(report, console));
         AssertLinearAnswers(Lines(Out("rows.csv.out")), Row, 2000);
     }
 
@@ -318,7 +322,7 @@ public sealed class TransformJobTests : IDisposable
         await using var host = ModelServers.Start("linear");
         Write("rows.csv", Csv(300));
         var (report, console) = await RunAsync(Options() with { Endpoint = new Uri($"http://127.0.0.1:{host.Port}"), ModelDirectory = null });
-        Assert.True(report.Succeeded, console);
+        Assert.True(report.Succeeded, Why(report, console));
         AssertLinearAnswers(Lines(Out("rows.csv.out")), Row, 300);
 
         // The test server sizes itself for two cores: two requests in flight (see ExecutionParameters).
