@@ -50,6 +50,47 @@ public class ServerTests
     }
 
     [Fact]
+    public async Task APingWhileTheModelBecomesReadyNeverSaysFailed()
+    {
+        // The model goes from loading to ready again and again while pings arrive: every answer is 200
+        // or 503 "loading" with a loading reason, never "failed" (it was, when a ping read the state twice).
+        await using var host = TestServers.Start(invocations: new EchoHandler(), ready: false);
+        using var stop = new CancellationTokenSource();
+        var flipper = Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                host.Readiness.SetLoading("model is loading");
+                host.Readiness.SetReady("cpu");
+            }
+        });
+        try
+        {
+            await using var client = await RawHttpClient.ConnectAsync(host.Port);
+            for (var i = 0; i < 3000; i++)
+            {
+                await client.SendAsync(Ping);
+                var ping = await client.ReadResponseAsync();
+                if (ping.Status == 503)
+                {
+                    using var json = JsonDocument.Parse(ping.Body);
+                    Assert.Equal("loading", json.RootElement.GetProperty("status").GetString());
+                    Assert.Equal("model is loading", json.RootElement.GetProperty("error").GetString());
+                }
+                else
+                {
+                    Assert.Equal(200, ping.Status);
+                }
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await flipper;
+        }
+    }
+
+    [Fact]
     public async Task ExecutionParametersDescribeTheMachine()
     {
         await using var host = TestServers.Start();

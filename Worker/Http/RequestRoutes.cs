@@ -38,9 +38,9 @@ public sealed class RequestRoutes(ModelReadiness readiness, ExecutionParameters 
                 WriteExecutionParameters(response);
                 return ValueTask.CompletedTask;
             default:
-                if (Readiness.State != ReadinessState.Ready)
+                if (Readiness.Current is { State: not ReadinessState.Ready } notReady)
                 {
-                    response.SetError(503, "model is not ready: " + Readiness.Reason);
+                    response.SetError(503, "model is not ready: " + notReady.Reason);
                     return ValueTask.CompletedTask;
                 }
 
@@ -50,7 +50,8 @@ public sealed class RequestRoutes(ModelReadiness readiness, ExecutionParameters 
 
     private void WritePing(HttpResponse response)
     {
-        if (Readiness.State == ReadinessState.Ready)
+        var readiness = Readiness.Current; // once: the state may change while this answer is written
+        if (readiness.State == ReadinessState.Ready)
         {
             response.StatusCode = 200;
             return;
@@ -58,8 +59,8 @@ public sealed class RequestRoutes(ModelReadiness readiness, ExecutionParameters 
 
         var json = response.StartJson(503);
         json.WriteStartObject();
-        json.WriteString("status"u8, Readiness.State == ReadinessState.Loading ? "loading" : "failed");
-        json.WriteString("error"u8, Readiness.Reason);
+        json.WriteString("status"u8, readiness.State == ReadinessState.Loading ? "loading" : "failed");
+        json.WriteString("error"u8, readiness.Reason);
         json.WriteEndObject();
         json.Flush();
     }
