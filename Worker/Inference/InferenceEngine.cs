@@ -113,9 +113,8 @@ public sealed class InferenceEngine : IDisposable
     {
         var reader = _queue.Reader;
         var inputs = Signature.Inputs;
-        var outputs = Signature.Outputs;
-        var inputRowBytes = inputs.Select(i => checked((int)i.RowSize * i.ElementSize)).ToArray();
-        var outputRowBytes = outputs.Select(o => checked((int)o.RowSize * o.ElementSize)).ToArray();
+        var inputRowBytes = Signature.InputRowBytes;
+        var outputRowBytes = Signature.OutputRowBytes;
         var maxBatch = Options.MaxBatchRows;
 
         // Pinned for the life of the worker: ORT reads them in place, no copy or pin per Run.

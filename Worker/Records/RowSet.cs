@@ -17,14 +17,20 @@ public sealed class RowSet : IDisposable
     public RowSet(ModelSignature signature, int expectedRows = 16)
     {
         Signature = signature;
-        InputRowBytes = signature.Inputs.Select(i => checked((int)i.RowSize * i.ElementSize)).ToArray();
-        OutputRowBytes = signature.Outputs.Select(o => checked((int)o.RowSize * o.ElementSize)).ToArray();
+        InputRowBytes = signature.InputRowBytes;
+        OutputRowBytes = signature.OutputRowBytes;
         _capacity = Math.Max(expectedRows, 1);
-        _inputs = InputRowBytes.Select(bytes => ArrayPool<byte>.Shared.Rent(Math.Max(bytes * _capacity, 1))).ToArray();
+        _inputs = new byte[InputRowBytes.Length][];
+        for (var i = 0; i < _inputs.Length; i++)
+        {
+            _inputs[i] = ArrayPool<byte>.Shared.Rent(Math.Max(InputRowBytes[i] * _capacity, 1));
+        }
+
         _outputs = new byte[signature.Outputs.Count][];
     }
 
     public ModelSignature Signature { get; }
+    /// <summary>The signature's row sizes (shared by every row set of the model: read only).</summary>
     public int[] InputRowBytes { get; }
     public int[] OutputRowBytes { get; }
     public int RowCount { get; private set; }

@@ -71,6 +71,12 @@ public sealed record TensorInfo(string Name, TensorElementType ElementType, long
 /// <summary>A model's inputs and outputs, read from the model itself.</summary>
 public sealed record ModelSignature(IReadOnlyList<TensorInfo> Inputs, IReadOnlyList<TensorInfo> Outputs)
 {
+    /// <summary>Bytes of one row of each input, computed once per model (every request's row set reads them; do not write).</summary>
+    public int[] InputRowBytes { get; } = [.. Inputs.Select(i => checked((int)i.RowSize * i.ElementSize))];
+
+    /// <summary>Bytes of one row of each output, computed once per model (do not write).</summary>
+    public int[] OutputRowBytes { get; } = [.. Outputs.Select(o => checked((int)o.RowSize * o.ElementSize))];
+
     /// <summary>Every input has a dynamic first dimension.</summary>
     public bool IsBatchable => Inputs.All(i => i.IsBatchable);
 
