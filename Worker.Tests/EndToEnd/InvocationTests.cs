@@ -107,6 +107,39 @@ public class InvocationTests
         }
     }
 
+    [Theory]
+    [InlineData("text/csv")]
+    [InlineData("application/jsonlines")]
+    [InlineData("application/json")]
+    public async Task ASlicedRequestsAnswerIsByteForByteTheOneBatchAnswer(string accept)
+    {
+        // 1,000 rows in 7-row slices are written slice by slice as they finish; one 1,024-row batch
+        // writes them in one go. Same bytes in every Accept type (JSON's commas and brackets included).
+        var rows = Enumerable.Range(0, 1000).Select(i => new float[] { i, -i, i % 7, 0.25f }).ToArray();
+        var body = Encode("text/csv", rows);
+        await using var sliced = ModelServers.Start("linear", new WorkerSettings { MaxBatchRows = 7, InferenceWorkers = 2, IntraOpThreads = 1 });
+        await using var whole = ModelServers.Start("linear", new WorkerSettings { MaxBatchRows = 1024, IntraOpThreads = 1 });
+        var slicedAnswer = await ModelServers.PostAsync(sliced.Port, "text/csv", body, accept);
+        var wholeAnswer = await ModelServers.PostAsync(whole.Port, "text/csv", body, accept);
+        Assert.Equal(200, slicedAnswer.Status);
+        Assert.Equal(wholeAnswer.BodyText, slicedAnswer.BodyText);
+        Assert.Equal(1000, ParseAnswers(accept, slicedAnswer.BodyText, "Y").Count);
+    }
+
+    [Fact]
+    public async Task ASliceThatFailsAfterOthersWereWrittenGivesA500AndNoPartialAnswer()
+    {
+        // 2-row slices: the first two run and are written, the third asks for index 7 of a 4-row table.
+        await using var host = ModelServers.Start("gather", new WorkerSettings { MaxBatchRows = 2, MaxQueueDelay = TimeSpan.Zero });
+        var bad = await ModelServers.PostAsync(host.Port, "text/csv", "0\n2\n0\n1\n1\n7\n0\n");
+        Assert.Equal(500, bad.Status);
+        using var error = JsonDocument.Parse(bad.Body);
+        Assert.StartsWith("inference failed:", error.RootElement.GetProperty("error").GetString());
+
+        var after = await ModelServers.PostAsync(host.Port, "text/csv", "0\n2\n0\n1\n1\n");
+        Assert.Equal("10\n30\n10\n20\n20\n", after.BodyText);
+    }
+
     [Fact]
     public async Task SixtyFourConcurrentSingleRecordClientsEachGetTheirOwnAnswer()
     {

@@ -57,19 +57,48 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
             return;
         }
 
-        try
+        var maxBatch = Engine.Options.MaxBatchRows;
+        if (rows.RowCount <= maxBatch)
         {
-            await Engine.RunAsync(rows, cancellationToken).ConfigureAwait(false);
-        }
-        catch (InferenceException e)
-        {
-            response.SetError(500, "inference failed: " + e.Message);
+            try
+            {
+                await Engine.RunAsync(rows, cancellationToken).ConfigureAwait(false);
+            }
+            catch (InferenceException e)
+            {
+                response.SetError(500, "inference failed: " + e.Message);
+                return;
+            }
+
+            response.StatusCode = 200;
+            response.ContentType = MediaTypes.ContentTypeOf(answer);
+            _answers.Write(answer, rows, response.Body);
             return;
         }
 
+        // A request larger than one batch: its slices run while the answers of those before them are written.
+        var slices = await Engine.SubmitAsync(rows, cancellationToken).ConfigureAwait(false);
         response.StatusCode = 200;
         response.ContentType = MediaTypes.ContentTypeOf(answer);
-        _answers.Write(answer, rows, response.Body);
+        AnswerWriter.WriteStart(answer, response.Body);
+        for (var s = 0; s < slices.Length; s++)
+        {
+            try
+            {
+                await slices[s].ConfigureAwait(false);
+            }
+            catch (InferenceException e)
+            {
+                await InferenceEngine.WhenAllSettled(slices).ConfigureAwait(false);
+                response.SetError(500, "inference failed: " + e.Message);
+                return;
+            }
+
+            var first = s * maxBatch;
+            _answers.WriteRows(answer, rows, first, Math.Min(maxBatch, rows.RowCount - first), response.Body);
+        }
+
+        AnswerWriter.WriteEnd(answer, response.Body);
     }
 
     private void Decode(ReadOnlySequence<byte> body, RecordFormat format, CsvOptions csv, RowSet rows)

@@ -73,26 +73,57 @@ public sealed class InferenceEngine : IDisposable
     /// <summary>Runs every row of <paramref name="rows"/> and fills its outputs. Waits (backpressure) while the queue is full.</summary>
     public async ValueTask RunAsync(RowSet rows, CancellationToken cancellationToken)
     {
-        rows.PrepareOutputs();
-        var maxBatch = Options.MaxBatchRows;
-        if (rows.RowCount <= maxBatch)
+        if (rows.RowCount <= Options.MaxBatchRows)
         {
+            rows.PrepareOutputs();
             var item = new WorkItem(rows, 0, rows.RowCount);
             await _queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
             await item.Completion.Task.ConfigureAwait(false);
             return;
         }
 
+        await Task.WhenAll(await SubmitAsync(rows, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Queues the rows as slices of at most max batch rows, in order, and returns each slice's
+    /// completion, so that a caller can write slice k's answers while later slices run. Waits
+    /// (backpressure) while the queue is full. Cancelled part-way, it waits for the slices already
+    /// queued before it throws: they read and write the row set, which the caller then frees.
+    /// </summary>
+    public async ValueTask<Task[]> SubmitAsync(RowSet rows, CancellationToken cancellationToken)
+    {
+        rows.PrepareOutputs();
+        var maxBatch = Options.MaxBatchRows;
         var slices = new Task[(rows.RowCount + maxBatch - 1) / maxBatch];
         for (var s = 0; s < slices.Length; s++)
         {
             var first = s * maxBatch;
             var item = new WorkItem(rows, first, Math.Min(maxBatch, rows.RowCount - first));
+            try
+            {
+                await _queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                await WhenAllSettled(slices.AsMemory(0, s)).ConfigureAwait(false);
+                throw;
+            }
+
             slices[s] = item.Completion.Task;
-            await _queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
         }
 
-        await Task.WhenAll(slices).ConfigureAwait(false);
+        return slices;
+    }
+
+    /// <summary>Waits until every task has ended, failed or not (their failures are the caller's to read).</summary>
+    public static async Task WhenAllSettled(ReadOnlyMemory<Task> tasks)
+    {
+        for (var i = 0; i < tasks.Length; i++)
+        {
+            var task = tasks.Span[i];
+            await task.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
     }
 
     public void Dispose()

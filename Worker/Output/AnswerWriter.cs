@@ -38,12 +38,42 @@ public sealed class AnswerWriter
 
     public void Write(AnswerFormat format, RowSet rows, IBufferWriter<byte> output)
     {
+        WriteStart(format, output);
+        WriteRows(format, rows, 0, rows.RowCount, output);
+        WriteEnd(format, output);
+    }
+
+    /// <summary>What comes before the first record's answer (JSON's array opening).</summary>
+    public static void WriteStart(AnswerFormat format, IBufferWriter<byte> output)
+    {
+        if (format == AnswerFormat.Json)
+        {
+            output.Write("{\"predictions\":["u8);
+        }
+    }
+
+    /// <summary>What comes after the last record's answer.</summary>
+    public static void WriteEnd(AnswerFormat format, IBufferWriter<byte> output)
+    {
+        if (format == AnswerFormat.Json)
+        {
+            output.Write("]}"u8);
+        }
+    }
+
+    /// <summary>
+    /// The answers of rows [<paramref name="firstRow"/>, +<paramref name="count"/>), between
+    /// <see cref="WriteStart"/> and <see cref="WriteEnd"/>; a request's slices are written in order as they finish.
+    /// </summary>
+    public void WriteRows(AnswerFormat format, RowSet rows, int firstRow, int count, IBufferWriter<byte> output)
+    {
         // One span per record, sized from the signature: no buffer-writer call per value.
         var maxRecordBytes = _maxRecordBytes;
+        var end = firstRow + count;
         switch (format)
         {
             case AnswerFormat.Csv:
-                for (var row = 0; row < rows.RowCount; row++)
+                for (var row = firstRow; row < end; row++)
                 {
                     var line = new SpanCursor(output.GetSpan(maxRecordBytes));
                     WriteCsvLine(rows, row, ref line);
@@ -52,7 +82,7 @@ public sealed class AnswerWriter
 
                 break;
             case AnswerFormat.JsonLines:
-                for (var row = 0; row < rows.RowCount; row++)
+                for (var row = firstRow; row < end; row++)
                 {
                     var line = new SpanCursor(output.GetSpan(maxRecordBytes));
                     WriteJsonObject(rows, row, ref line);
@@ -62,8 +92,7 @@ public sealed class AnswerWriter
 
                 break;
             default:
-                output.Write("{\"predictions\":["u8);
-                for (var row = 0; row < rows.RowCount; row++)
+                for (var row = firstRow; row < end; row++)
                 {
                     var item = new SpanCursor(output.GetSpan(maxRecordBytes));
                     if (row > 0)
@@ -75,7 +104,6 @@ public sealed class AnswerWriter
                     output.Advance(item.Length);
                 }
 
-                output.Write("]}"u8);
                 break;
         }
     }
