@@ -127,20 +127,6 @@ public class InvocationTests
     }
 
     [Fact]
-    public async Task ASliceThatFailsAfterOthersWereWrittenGivesA500AndNoPartialAnswer()
-    {
-        // 2-row slices: the first two run and are written, the third asks for index 7 of a 4-row table.
-        await using var host = ModelServers.Start("gather", new WorkerSettings { MaxBatchRows = 2, MaxQueueDelay = TimeSpan.Zero });
-        var bad = await ModelServers.PostAsync(host.Port, "text/csv", "0\n2\n0\n1\n1\n7\n0\n");
-        Assert.Equal(500, bad.Status);
-        using var error = JsonDocument.Parse(bad.Body);
-        Assert.StartsWith("inference failed:", error.RootElement.GetProperty("error").GetString());
-
-        var after = await ModelServers.PostAsync(host.Port, "text/csv", "0\n2\n0\n1\n1\n");
-        Assert.Equal("10\n30\n10\n20\n20\n", after.BodyText);
-    }
-
-    [Fact]
     public async Task SixtyFourConcurrentSingleRecordClientsEachGetTheirOwnAnswer()
     {
         await using var host = ModelServers.Start("linear", new WorkerSettings { BatchStrategy = BatchStrategy.SingleRecord, MaxQueueDelay = TimeSpan.FromMilliseconds(2) });
@@ -169,20 +155,23 @@ public class InvocationTests
         Assert.Contains("SINGLE_RECORD", response.BodyText);
     }
 
-    [Fact]
-    public async Task AFailedRunFailsItsRequestAndTheWorkerLivesOn()
+    [Theory]
+    [InlineData(512, "1\n7\n", "1\n", "20\n")]
+    // 2-row slices: the first two run and their answers are written, the third asks for index 7 of a 4-row table.
+    [InlineData(2, "0\n2\n0\n1\n1\n7\n0\n", "0\n2\n0\n1\n1\n", "10\n30\n10\n20\n20\n")]
+    public async Task AFailedRunFailsItsRequestAndTheWorkerLivesOn(int maxBatchRows, string failing, string after, string afterAnswer)
     {
-        await using var host = ModelServers.Start("gather", new WorkerSettings { MaxQueueDelay = TimeSpan.Zero });
+        await using var host = ModelServers.Start("gather", new WorkerSettings { MaxBatchRows = maxBatchRows, MaxQueueDelay = TimeSpan.Zero });
         var good = await ModelServers.PostAsync(host.Port, "text/csv", "0\n2\n");
         Assert.Equal("10\n30\n", good.BodyText);
 
-        var bad = await ModelServers.PostAsync(host.Port, "text/csv", "1\n7\n");
+        var bad = await ModelServers.PostAsync(host.Port, "text/csv", failing);
         Assert.Equal(500, bad.Status);
         using var error = JsonDocument.Parse(bad.Body);
         Assert.StartsWith("inference failed:", error.RootElement.GetProperty("error").GetString());
 
-        var after = await ModelServers.PostAsync(host.Port, "text/csv", "1\n");
-        Assert.Equal("20\n", after.BodyText);
+        var next = await ModelServers.PostAsync(host.Port, "text/csv", after);
+        Assert.Equal(afterAnswer, next.BodyText);
     }
 
     [Fact]
