@@ -18,6 +18,12 @@ if (args.Length > 0 && args[0] == "soak")
         int.Parse(Arg("--port", "18090"), invariant), int.Parse(Arg("--pid", "0"), invariant), int.Parse(Arg("--requests", "10000"), invariant), int.Parse(Arg("--columns", "64"), invariant));
 }
 
+// `gpu-check [--device cuda|tensorrt|cpu] ...`: the MLP end to end against bare Run on one device (gpu-check.sh).
+if (args.Length > 0 && args[0] == "gpu-check")
+{
+    return await Benchmarks.EndToEnd.GpuCheck.RunAsync(args);
+}
+
 // `report RESULTS-DIR BENCHMARKS.md` rewrites the generated tables from one run of run-all.sh.
 if (args.Length == 3 && args[0] == "report")
 {

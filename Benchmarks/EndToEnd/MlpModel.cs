@@ -4,6 +4,7 @@ namespace Benchmarks.EndToEnd;
 public static class MlpModel
 {
     public const int Inputs = 64;
+    public const int Outputs = 16;
 
     public static string Directory
     {

@@ -20,7 +20,8 @@ public class ImageLayoutTests
             var app = Path.Combine(root.FullName, "app");
             await PublishAsync(app);
             Assert.True(File.Exists(Path.Combine(app, "Worker")), "the apphost the ENTRYPOINT names");
-            Assert.True(File.Exists(Path.Combine(app, "libonnxruntime.so.1")), "ONNX Runtime next to the program");
+            Assert.True(File.Exists(Path.Combine(app, "libonnxruntime.so")), "ONNX Runtime from the package, next to the program");
+            Assert.True(File.Exists(Path.Combine(app, "libonnxruntime_providers_cuda.so")), "the CUDA provider beside it");
 
             // /opt/ml/model as SageMaker unpacks model.tar.gz: the model may sit in a sub-folder.
             var model = Path.Combine(root.FullName, "opt", "ml", "model", "v1");
@@ -72,7 +73,7 @@ public class ImageLayoutTests
         }
     }
 
-    /// <summary>What the Dockerfile's build stage does, less the GPU library swap: a self-contained linux-x64 publish.</summary>
+    /// <summary>What the Dockerfile's build stage does: a self-contained linux-x64 publish, ONNX Runtime's natives from the package beside the program.</summary>
     private static async Task PublishAsync(string output)
     {
         var project = Path.Combine(RepositoryRoot(), "Worker", "Worker.csproj");

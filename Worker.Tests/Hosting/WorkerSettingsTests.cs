@@ -62,6 +62,12 @@ public class WorkerSettingsTests
     [InlineData("SAGEMAKER_BATCH", "maybe")]
     [InlineData("WORKER_LOG_LEVEL", "loud")]
     [InlineData("WORKER_ORT_SPINNING", "sometimes")]
+    [InlineData("WORKER_DEVICE", "tpu")]
+    [InlineData("WORKER_CUDA_DEVICES", "0,zero")]
+    [InlineData("WORKER_CUDA_DEVICES", "1,1")]
+    [InlineData("WORKER_CUDA_ARENA_EXTEND_STRATEGY", "kDouble")]
+    [InlineData("WORKER_CUDNN_CONV_ALGO_SEARCH", "FASTEST")]
+    [InlineData("WORKER_CUDA_COPY_IN_DEFAULT_STREAM", "sometimes")]
     public void ABadValueNamesItsVariable(string variable, string value)
     {
         var error = Assert.Throws<ConfigurationException>(() =>
@@ -86,6 +92,45 @@ public class WorkerSettingsTests
         }
 
         Assert.Equal(spins, WorkerSettings.FromVariables(variables).SpinsOrtThreads);
+    }
+
+    [Fact]
+    public void ReadsTheDeviceAndCudaProviderOptions()
+    {
+        var settings = WorkerSettings.FromVariables(new Dictionary<string, string>
+        {
+            ["WORKER_DEVICE"] = "TensorRT",
+            ["WORKER_CUDA_DEVICES"] = "1, 3",
+            ["WORKER_CUDA_ARENA_EXTEND_STRATEGY"] = "kSameAsRequested",
+            ["WORKER_CUDNN_CONV_ALGO_SEARCH"] = "heuristic",
+            ["WORKER_CUDA_COPY_IN_DEFAULT_STREAM"] = "false",
+        });
+        Assert.Equal(Worker.Inference.Ort.DevicePreference.TensorRT, settings.Device);
+        Assert.Equal([1, 3], settings.CudaDevices!);
+        Assert.Equal(
+            new Dictionary<string, string>
+            {
+                ["device_id"] = "3",
+                ["arena_extend_strategy"] = "kSameAsRequested",
+                ["cudnn_conv_algo_search"] = "HEURISTIC",
+                ["do_copy_in_default_stream"] = "0",
+            },
+            settings.Cuda.ProviderOptions(3));
+
+        // Unset, ORT keeps its own defaults: only the device id is passed.
+        Assert.Equal(new Dictionary<string, string> { ["device_id"] = "0" }, new WorkerSettings().Cuda.ProviderOptions(0));
+        Assert.Equal(Worker.Inference.Ort.DevicePreference.Auto, new WorkerSettings().Device);
+    }
+
+    [Fact]
+    public void InferenceIsSizedForTheGpusItWillUse()
+    {
+        var machine = new MachineInfo(32, 4, 256L << 30);
+        Assert.Equal(8, Worker.Inference.InferenceSizing.Workers(machine, new WorkerSettings()));
+        Assert.Equal(4, Worker.Inference.InferenceSizing.Workers(machine, new WorkerSettings { CudaDevices = [0, 2] }));
+        Assert.Equal(8, Worker.Inference.InferenceSizing.Workers(machine, new WorkerSettings { Device = Worker.Inference.Ort.DevicePreference.Cpu }));
+        Assert.Equal(4, Worker.Inference.InferenceSizing.IntraOpThreads(machine, new WorkerSettings { Device = Worker.Inference.Ort.DevicePreference.Cpu }));
+        Assert.Equal(1, Worker.Inference.InferenceSizing.IntraOpThreads(machine, new WorkerSettings()));
     }
 
     [Theory]

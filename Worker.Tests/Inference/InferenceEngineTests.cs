@@ -16,7 +16,7 @@ public class InferenceEngineTests
         // A queue of one slice, one worker, 4-row batches: 100 requests of 10 rows (300 slices) fired at
         // once keep the queue full. A queue that dropped or refused a slice would leave its request
         // waiting forever, and the timeout below would fail the test.
-        var session = OnnxSession.Create(OrtApi.Shared, Models.File("linear"), new SessionConfig { Device = DevicePreference.Cpu, IntraOpThreads = 1 });
+        var session = OnnxSession.Create(Models.File("linear"), new SessionConfig { Device = DevicePreference.Cpu, IntraOpThreads = 1 });
         using var engine = new InferenceEngine(session, new InferenceOptions { QueueCapacity = 1, Workers = 1, MaxBatchRows = 4, MaxQueueDelay = TimeSpan.Zero }, JsonLog.Null);
 
         var requests = Enumerable.Range(0, 100).Select(request => Task.Run(async () =>

@@ -37,6 +37,10 @@ public sealed record WorkerSettings
     public const string InferenceWorkersVariable = "WORKER_INFERENCE_WORKERS";
     public const string IntraOpThreadsVariable = "WORKER_INTRA_OP_THREADS";
     public const string OrtSpinningVariable = "WORKER_ORT_SPINNING";
+    public const string CudaDevicesVariable = "WORKER_CUDA_DEVICES";
+    public const string CudaArenaExtendStrategyVariable = "WORKER_CUDA_ARENA_EXTEND_STRATEGY";
+    public const string CudnnConvAlgoSearchVariable = "WORKER_CUDNN_CONV_ALGO_SEARCH";
+    public const string CudaCopyInDefaultStreamVariable = "WORKER_CUDA_COPY_IN_DEFAULT_STREAM";
 
     public int Port { get; init; } = 8080;
 
@@ -52,8 +56,14 @@ public sealed record WorkerSettings
     public string ModelDirectory { get; init; } = DefaultModelDirectory;
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
-    /// <summary>auto (CUDA when a GPU and its provider are there, else CPU), cpu, or cuda (fail without it).</summary>
+    /// <summary>auto (CUDA when a GPU and its provider are there, else CPU), cpu, cuda (fail without it), or tensorrt (only when asked for).</summary>
     public Inference.Ort.DevicePreference Device { get; init; } = Inference.Ort.DevicePreference.Auto;
+
+    /// <summary>The GPUs to open one session on each; null: every GPU the machine shows.</summary>
+    public int[]? CudaDevices { get; init; }
+
+    /// <summary>CUDA provider options (arena growth, cuDNN algorithm search, copies in the default stream).</summary>
+    public Inference.Ort.CudaSettings Cuda { get; init; } = new();
 
     /// <summary>Most rows in one Run.</summary>
     public int MaxBatchRows { get; init; } = 512;
@@ -176,7 +186,8 @@ public sealed record WorkerSettings
                     "auto" => Inference.Ort.DevicePreference.Auto,
                     "cpu" => Inference.Ort.DevicePreference.Cpu,
                     "cuda" or "gpu" => Inference.Ort.DevicePreference.Cuda,
-                    _ => throw new ConfigurationException(DeviceVariable, $"must be auto, cpu or cuda, got '{deviceText}'"),
+                    "tensorrt" => Inference.Ort.DevicePreference.TensorRT,
+                    _ => throw new ConfigurationException(DeviceVariable, $"must be auto, cpu, cuda or tensorrt, got '{deviceText}'"),
                 },
             };
         }
@@ -218,6 +229,49 @@ public sealed record WorkerSettings
                     _ => throw new ConfigurationException(OrtSpinningVariable, $"must be auto, on or off, got '{spinningText}'"),
                 },
             };
+        }
+
+        if (Get(CudaDevicesVariable) is { } devicesText)
+        {
+            var devices = new List<int>();
+            foreach (var id in devicesText.Split(',', StringSplitOptions.TrimEntries))
+            {
+                if (!int.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var device) || devices.Contains(device))
+                {
+                    throw new ConfigurationException(CudaDevicesVariable, $"must be distinct GPU ids separated by commas (e.g. 0,1), got '{devicesText}'");
+                }
+
+                devices.Add(device);
+            }
+
+            settings = settings with { CudaDevices = [.. devices] };
+        }
+
+        if (Get(CudaArenaExtendStrategyVariable) is { } arenaText)
+        {
+            var arena = arenaText.ToLowerInvariant().Replace("_", "", StringComparison.Ordinal) switch
+            {
+                "knextpoweroftwo" or "nextpoweroftwo" => "kNextPowerOfTwo",
+                "ksameasrequested" or "sameasrequested" => "kSameAsRequested",
+                _ => throw new ConfigurationException(CudaArenaExtendStrategyVariable, $"must be kNextPowerOfTwo or kSameAsRequested, got '{arenaText}'"),
+            };
+            settings = settings with { Cuda = settings.Cuda with { ArenaExtendStrategy = arena } };
+        }
+
+        if (Get(CudnnConvAlgoSearchVariable) is { } searchText)
+        {
+            var search = searchText.ToUpperInvariant();
+            if (search is not ("EXHAUSTIVE" or "HEURISTIC" or "DEFAULT"))
+            {
+                throw new ConfigurationException(CudnnConvAlgoSearchVariable, $"must be EXHAUSTIVE, HEURISTIC or DEFAULT, got '{searchText}'");
+            }
+
+            settings = settings with { Cuda = settings.Cuda with { CudnnConvAlgoSearch = search } };
+        }
+
+        if (Get(CudaCopyInDefaultStreamVariable) is { } copyText)
+        {
+            settings = settings with { Cuda = settings.Cuda with { CopyInDefaultStream = ParseBool(CudaCopyInDefaultStreamVariable, copyText) } };
         }
 
         var directory = modelDirectory ?? Get(ModelDirVariable) ?? DefaultModelDirectory;

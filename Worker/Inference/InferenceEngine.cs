@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Worker.Hosting;
 using Worker.Inference.Ort;
@@ -143,14 +142,11 @@ public sealed class InferenceEngine : IDisposable
     private void WorkerLoop(OnnxSession session)
     {
         var reader = _queue.Reader;
-        var inputs = Signature.Inputs;
         var inputRowBytes = Signature.InputRowBytes;
         var outputRowBytes = Signature.OutputRowBytes;
         var maxBatch = Options.MaxBatchRows;
 
-        // Pinned for the life of the worker: ORT reads them in place, no copy or pin per Run.
-        var buffers = inputRowBytes.Select(bytes => GC.AllocateUninitializedArray<byte>(Math.Max(bytes * maxBatch, 1), pinned: true)).ToArray();
-        var tensors = new InputTensor[inputs.Count];
+        using var runner = session.CreateRunner(maxBatch);
         var batch = new List<WorkItem>();
         using var delay = new CancellationTokenSource();
 
@@ -189,7 +185,7 @@ public sealed class InferenceEngine : IDisposable
 
             try
             {
-                RunBatch(session, batch, rows, buffers, tensors, inputRowBytes, outputRowBytes);
+                RunBatch(runner, batch, rows, inputRowBytes, outputRowBytes);
                 foreach (var item in batch)
                 {
                     item.Completion.TrySetResult();
@@ -248,38 +244,24 @@ public sealed class InferenceEngine : IDisposable
         }
     }
 
-    private void RunBatch(OnnxSession session, List<WorkItem> batch, int rows, byte[][] buffers, InputTensor[] tensors, int[] inputRowBytes, int[] outputRowBytes)
+    private void RunBatch(BatchRunner runner, List<WorkItem> batch, int rows, int[] inputRowBytes, int[] outputRowBytes)
     {
-        var inputs = Signature.Inputs;
-        for (var i = 0; i < inputs.Count; i++)
+        for (var i = 0; i < inputRowBytes.Length; i++)
         {
+            var destination = runner.Input(i, rows);
             var offset = 0;
             foreach (var item in batch)
             {
                 var source = item.Rows.InputRows(i, item.FirstRow, item.RowCount);
-                source.CopyTo(buffers[i].AsSpan(offset));
+                source.CopyTo(destination[offset..]);
                 offset += source.Length;
             }
-
-            var shape = (long[])inputs[i].Shape.Clone();
-            if (Signature.IsBatchable)
-            {
-                shape[0] = rows;
-            }
-
-            tensors[i] = new InputTensor(Marshal.UnsafeAddrOfPinnedArrayElement(buffers[i], 0), (long)rows * inputRowBytes[i], shape);
         }
 
-        using var results = session.Run(tensors);
-        for (var o = 0; o < Signature.Outputs.Count; o++)
+        runner.Run(rows);
+        for (var o = 0; o < outputRowBytes.Length; o++)
         {
-            var (_, shape) = results.GetTypeAndShape(o);
-            if (shape.Length == 0 || shape[0] != rows && Signature.IsBatchable)
-            {
-                throw new InferenceException($"output {Signature.Outputs[o].Name} has shape [{string.Join(",", shape)}], expected {rows} rows");
-            }
-
-            var data = results.GetData<byte>(o, (long)rows * outputRowBytes[o]);
+            var data = runner.Output(o, rows);
             var offset = 0;
             foreach (var item in batch)
             {

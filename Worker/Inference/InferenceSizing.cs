@@ -11,10 +11,14 @@ namespace Worker.Inference;
 public static class InferenceSizing
 {
     public static int Workers(MachineInfo machine, WorkerSettings settings) =>
-        settings.InferenceWorkers ?? (machine.Gpus > 0 ? machine.Gpus * 2 : Math.Max(1, machine.Cores / 4));
+        settings.InferenceWorkers ?? (Gpus(machine, settings) > 0 ? Gpus(machine, settings) * 2 : Math.Max(1, machine.Cores / 4));
 
     public static int IntraOpThreads(MachineInfo machine, WorkerSettings settings) =>
-        settings.IntraOpThreads ?? (machine.Gpus > 0 ? 1 : Math.Max(1, machine.Cores / Workers(machine, settings)));
+        settings.IntraOpThreads ?? (Gpus(machine, settings) > 0 ? 1 : Math.Max(1, machine.Cores / Workers(machine, settings)));
+
+    /// <summary>The GPUs inference will use: none when told to run on CPU, else the listed ones or every one seen.</summary>
+    public static int Gpus(MachineInfo machine, WorkerSettings settings) =>
+        settings.Device == Ort.DevicePreference.Cpu || machine.Gpus == 0 ? 0 : settings.CudaDevices?.Length ?? machine.Gpus;
 
     public static InferenceOptions Options(MachineInfo machine, WorkerSettings settings)
     {

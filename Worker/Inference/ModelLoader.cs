@@ -1,3 +1,4 @@
+using Microsoft.ML.OnnxRuntime;
 using Worker.Hosting;
 using Worker.Inference.Ort;
 using Worker.Output;
@@ -15,34 +16,27 @@ public static class ModelLoader
     {
         var path = ModelLocator.Find(settings.ModelDirectory, out var reason) ?? throw new ModelLoadException(reason);
 
-        OrtApi api;
-        try
-        {
-            api = OrtApi.Shared;
-        }
-        catch (OrtLibraryException e)
-        {
-            throw new ModelLoadException(e.Message, e);
-        }
-
         var config = new SessionConfig
         {
             Device = settings.Device,
             GpuCount = machine.Gpus,
             IntraOpThreads = InferenceSizing.IntraOpThreads(machine, settings),
             AllowSpinning = settings.SpinsOrtThreads,
+            Cuda = settings.Cuda,
         };
 
         // One session per GPU (ORT serialises a session's Runs on one CUDA stream); one on CPU.
+        var devices = settings.CudaDevices ?? [.. Enumerable.Range(0, Math.Max(machine.Gpus, 1))];
         var sessions = new List<OnnxSession>();
         try
         {
-            sessions.Add(OnnxSession.Create(api, path, config));
-            if (sessions[0].Device.StartsWith("cuda", StringComparison.Ordinal))
+            sessions.Add(OnnxSession.Create(path, config with { CudaDeviceId = devices[0] }));
+            if (sessions[0].Device != "cpu")
             {
-                for (var device = 1; device < machine.Gpus; device++)
+                var gpuDevice = settings.Device == DevicePreference.TensorRT ? DevicePreference.TensorRT : DevicePreference.Cuda;
+                foreach (var device in devices.Skip(1))
                 {
-                    sessions.Add(OnnxSession.Create(api, path, config with { Device = DevicePreference.Cuda, CudaDeviceId = device }));
+                    sessions.Add(OnnxSession.Create(path, config with { Device = gpuDevice, CudaDeviceId = device }));
                 }
             }
 
@@ -55,9 +49,14 @@ public static class ModelLoader
                 opened.Dispose();
             }
 
-            if (e is OrtException ort)
+            if (e is OrtLibraryException library)
             {
-                throw new ModelLoadException($"cannot load {path}: {ort.Message}", ort);
+                throw new ModelLoadException(library.Message, library);
+            }
+
+            if (e is OnnxRuntimeException ort)
+            {
+                throw new ModelLoadException($"cannot load {path}: {ort.Message.TrimEnd()}", ort);
             }
 
             throw;
@@ -69,8 +68,8 @@ public static class ModelLoader
         log.Info(
             "model loaded",
             ("path", path),
-            ("ort_version", api.Version),
-            ("ort_library", api.LibraryPath),
+            ("ort_version", OrtLibrary.Version),
+            ("ort_library", OrtLibrary.LibraryPath),
             ("device", string.Join(",", sessions.Select(s => s.Device))),
             ("cuda_fallback", session.CudaFallbackReason),
             ("signature", session.Signature.ToString()),

@@ -1,0 +1,96 @@
+using System.Runtime.InteropServices;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Worker.Inference.Ort;
+
+/// <summary>
+/// One inference worker's view of a session: pinned input and output buffers for up to
+/// <see cref="MaxRows"/> rows that ORT reads and writes in place, the OrtValues over them (made
+/// once per row count and kept, so a Run creates none), names and run options prepared once.
+/// Not thread-safe: one per worker thread.
+/// </summary>
+public sealed class BatchRunner : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly ModelSignature _signature;
+    private readonly string[] _inputNames;
+    private readonly string[] _outputNames;
+    private readonly byte[][] _inputs;
+    private readonly byte[][] _outputs;
+    private readonly OrtValue[]?[] _inputValues;
+    private readonly OrtValue[]?[] _outputValues;
+    private readonly RunOptions _runOptions = new();
+
+    internal BatchRunner(OnnxSession session, int maxRows)
+    {
+        _session = session.Session;
+        _signature = session.Signature;
+        MaxRows = maxRows;
+        _inputNames = [.. _signature.Inputs.Select(i => i.Name)];
+        _outputNames = [.. _signature.Outputs.Select(o => o.Name)];
+
+        // Pinned for the life of the worker: ORT reads and writes them in place, no copy or pin per Run.
+        _inputs = [.. _signature.InputRowBytes.Select(bytes => GC.AllocateUninitializedArray<byte>(Math.Max(bytes * maxRows, 1), pinned: true))];
+        _outputs = [.. _signature.OutputRowBytes.Select(bytes => GC.AllocateUninitializedArray<byte>(Math.Max(bytes * maxRows, 1), pinned: true))];
+        _inputValues = new OrtValue[]?[maxRows + 1];
+        _outputValues = new OrtValue[]?[maxRows + 1];
+    }
+
+    public int MaxRows { get; }
+
+    /// <summary>Input <paramref name="input"/>'s buffer for <paramref name="rows"/> rows, to fill before <see cref="Run"/>.</summary>
+    public Span<byte> Input(int input, int rows) => _inputs[input].AsSpan(0, rows * _signature.InputRowBytes[input]);
+
+    /// <summary>Output <paramref name="output"/>'s rows of the last <see cref="Run"/>, valid until the next.</summary>
+    public ReadOnlySpan<byte> Output(int output, int rows) => _outputs[output].AsSpan(0, rows * _signature.OutputRowBytes[output]);
+
+    /// <summary>Runs the model on the first <paramref name="rows"/> rows of the input buffers.</summary>
+    public void Run(int rows)
+    {
+        if ((uint)(rows - 1) >= (uint)MaxRows)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), rows, $"1 to {MaxRows} rows");
+        }
+
+        var inputs = _inputValues[rows] ??= CreateValues(_signature.Inputs, _inputs, rows);
+        var outputs = _outputValues[rows] ??= CreateValues(_signature.Outputs, _outputs, rows);
+        _session.Run(_runOptions, _inputNames, inputs, _outputNames, outputs);
+    }
+
+    public void Dispose()
+    {
+        foreach (var values in _inputValues.Concat(_outputValues))
+        {
+            foreach (var value in values ?? [])
+            {
+                value.Dispose();
+            }
+        }
+
+        _runOptions.Dispose();
+    }
+
+    private OrtValue[] CreateValues(IReadOnlyList<TensorInfo> tensors, byte[][] buffers, int rows)
+    {
+        var values = new OrtValue[tensors.Count];
+        for (var i = 0; i < values.Length; i++)
+        {
+            var tensor = tensors[i];
+            var shape = (long[])tensor.Shape.Clone();
+            if (_signature.IsBatchable && shape.Length > 0)
+            {
+                shape[0] = rows;
+            }
+
+            var bytes = (long)tensor.RowSize * tensor.ElementSize * rows;
+            values[i] = OrtValue.CreateTensorValueWithData(
+                OrtMemoryInfo.DefaultInstance,
+                (Microsoft.ML.OnnxRuntime.Tensors.TensorElementType)(int)tensor.ElementType,
+                shape,
+                Marshal.UnsafeAddrOfPinnedArrayElement(buffers[i], 0),
+                bytes);
+        }
+
+        return values;
+    }
+}
