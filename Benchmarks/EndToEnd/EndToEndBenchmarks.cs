@@ -29,6 +29,7 @@ public class EndToEndBenchmarks
     private (OrtValue[] Inputs, OrtValue[] Outputs)[] _bareValues = [];
     private readonly RunOptions _runOptions = new();
     private float[] _bareOutputs = null!;
+    private BatchRunner _runner = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -71,6 +72,7 @@ public class EndToEndBenchmarks
             format => LoopbackClient.Request(Payloads.ContentType(format), Payloads.Encode(format, rows), accept: "text/csv"));
         _client = new LoopbackClient(_host.Port);
         _bareValues = [.. new[] { 1, 64, Batch }.Select(batch => BareValues(batch, Rows / batch))];
+        _runner = _bare.CreateRunner(Batch);
         Console.WriteLine($"// {Rows} rows; request bytes: {string.Join(", ", _requests.Select(r => $"{r.Key} {r.Value.Length}"))}; ORT {OrtLibrary.Version}, {threads} intra-op threads");
     }
 
@@ -88,11 +90,25 @@ public class EndToEndBenchmarks
         }
 
         _runOptions.Dispose();
+        _runner.Dispose();
         _bare.Dispose();
     }
 
     [Benchmark(Baseline = true, Description = "bare ORT Run, 16 x 512 rows")]
     public void BareOrt() => RunBare(2, Rows / Batch);
+
+    /// <summary>What an inference worker does per batch: copy the rows into its runner's pinned input, Run, outputs read in place.</summary>
+    [Benchmark(Description = "worker's BatchRunner (copy in + Run), 16 x 512 rows")]
+    public void Runner()
+    {
+        var source = System.Runtime.InteropServices.MemoryMarshal.AsBytes(_pinned.AsSpan());
+        var rowBytes = MlpModel.Inputs * sizeof(float);
+        for (var first = 0; first < Rows; first += Batch)
+        {
+            source.Slice(first * rowBytes, Batch * rowBytes).CopyTo(_runner.Input(0, Batch));
+            _runner.Run(Batch);
+        }
+    }
 
     [Benchmark(Description = "end to end, MULTI_RECORD CSV, 8192 rows")]
     public Task<int> EndToEndCsv() => Send(PayloadFormat.Csv);
