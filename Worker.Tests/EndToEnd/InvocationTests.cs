@@ -79,9 +79,13 @@ public class InvocationTests
         var columns = await ModelServers.PostAsync(host.Port, "application/json", "{\"inputs\": {\"a\": [[1, 2]], \"b\": [[10, 20]]}}");
         Assert.Equal("{\"predictions\":[{\"sum\":[11,22]}]}", columns.BodyText);
 
-        var csv = await ModelServers.PostAsync(host.Port, "text/csv", "1,2\n");
-        Assert.Equal(400, csv.Status);
-        Assert.Contains("send JSON", csv.BodyText);
+        // CSV fills the inputs in order, two values each (a's, then b's).
+        var csv = await ModelServers.PostAsync(host.Port, "text/csv", "0.5,1,2,3\n1,1,-1,0\n");
+        Assert.Equal(200, csv.Status);
+        Assert.Equal("2.5,4\n0,1\n", csv.BodyText);
+        var short_ = await ModelServers.PostAsync(host.Port, "text/csv", "1,2\n");
+        Assert.Equal(400, short_.Status);
+        Assert.Contains("expected 4 values, got 2", short_.BodyText);
     }
 
     [Fact]

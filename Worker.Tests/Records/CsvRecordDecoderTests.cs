@@ -109,11 +109,63 @@ public class CsvRecordDecoderTests
     }
 
     [Fact]
-    public void ModelsWithSeveralInputsAreToldToSendJson()
+    public void SeveralInputsTakeARowsValuesInInputOrder()
     {
         using var rows = new RowSet(Signatures.TwoInputs());
-        var error = Assert.Throws<RecordException>(() => CsvRecordDecoder.Decode("1,2\n"u8, default, rows, false));
-        Assert.Contains("send JSON", error.Message);
+        CsvRecordDecoder.Decode("0.5,1,2,3\n-1,\"4\",5,-6\n"u8, default, rows, false);
+        Assert.Equal([[0.5f, 1], [-1, 4]], Signatures.FloatRows(rows, 0));
+        Assert.Equal([2L, 3, 5, -6], Enumerable.Range(0, 2).SelectMany(r => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(rows.InputRow(1, r)).ToArray()));
+
+        using var wrongType = new RowSet(Signatures.TwoInputs());
+        var error = Assert.Throws<RecordException>(() => CsvRecordDecoder.Decode("0.5,1,2,3.5\n"u8, default, wrongType, false));
+        Assert.Contains("value 3 '3.5' is not a int64 (input b)", error.Message);
+    }
+
+    [Fact]
+    public void AHeaderMapsColumnsToOneValueInputsByName()
+    {
+        using var rows = new RowSet(Signatures.DataFrame());
+        CsvRecordDecoder.Decode("flag,count,x\nTrue,3,0.25\nfalse,-1,2\n"u8, new CsvOptions(HasHeader: true), rows, false);
+        Assert.Equal(2, rows.RowCount);
+        Assert.Equal([[0.25f], [2f]], Signatures.FloatRows(rows, 0));
+        Assert.Equal([3L, -1], Enumerable.Range(0, 2).Select(r => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(rows.InputRow(1, r))[0]));
+        Assert.Equal([(byte)1, (byte)0], Enumerable.Range(0, 2).Select(r => rows.InputRow(2, r)[0]));
+    }
+
+    [Fact]
+    public void EveryPrefixAndEveryDamageOfAHeaderedBodyDecodesOrFailsCleanly()
+    {
+        var body = Encoding.UTF8.GetBytes("\"flag\",count,x\r\nTrue,3,0.25\nfalse,\"-1\",2\r\n1,7,1e3\n");
+        for (var length = 0; length <= body.Length; length++)
+        {
+            using var rows = new RowSet(Signatures.DataFrame());
+            try
+            {
+                CsvRecordDecoder.Decode(body.AsSpan(0, length), new CsvOptions(HasHeader: true), rows, false);
+                Assert.InRange(rows.RowCount, 0, 3);
+            }
+            catch (RecordException e)
+            {
+                Assert.InRange(e.Offset, 0, length);
+            }
+        }
+
+        var random = new Random(11);
+        for (var trial = 0; trial < 2_000; trial++)
+        {
+            var damaged = (byte[])body.Clone();
+            damaged[random.Next(damaged.Length)] = (byte)"a,\"\n\r1x"[random.Next(7)];
+            using var rows = new RowSet(Signatures.DataFrame());
+            try
+            {
+                CsvRecordDecoder.Decode(damaged, new CsvOptions(HasHeader: true), rows, false);
+                Assert.InRange(rows.RowCount, 0, 3);
+            }
+            catch (RecordException e)
+            {
+                Assert.InRange(e.Offset, 0, damaged.Length);
+            }
+        }
     }
 
     [Fact]

@@ -17,6 +17,12 @@ public static class Signatures
             [new TensorInfo("a", TensorElementType.Float, [-1, 2]), new TensorInfo("b", TensorElementType.Int64, [-1, 2])],
             [new TensorInfo("sum", TensorElementType.Float, [-1, 2])]);
 
+    /// <summary>skl2onnx's DataFrame shape: one [N,1] input per column (float x, int64 count, bool flag).</summary>
+    public static ModelSignature DataFrame() =>
+        new(
+            [new TensorInfo("x", TensorElementType.Float, [-1, 1]), new TensorInfo("count", TensorElementType.Int64, [-1, 1]), new TensorInfo("flag", TensorElementType.Bool, [-1, 1])],
+            [new TensorInfo("variable", TensorElementType.Float, [-1, 1])]);
+
     /// <summary>The two-input signature for the object-keyed format, else one input of four floats.</summary>
     public static ModelSignature TwoInputsOr(string format) => format == "jsonl-object" ? TwoInputs() : SingleInput(4);
 

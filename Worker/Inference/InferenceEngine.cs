@@ -45,9 +45,8 @@ public sealed class InferenceEngine : IDisposable
         _log = log;
         Signature = _sessions[0].Signature;
         var batchable = Signature.IsBatchable;
-        Options = batchable ? options : options with { MaxBatchRows = 1 };
-
-        // Fixed-shape models run row by row with the model's own shape.
+        // Fixed-shape models run batches of exactly their own batch size, padded (BatchRunner).
+        Options = batchable ? options : options with { MaxBatchRows = Signature.FixedBatch };
         _queue = Channel.CreateBounded<WorkItem>(new BoundedChannelOptions(Options.QueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,

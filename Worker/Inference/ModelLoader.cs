@@ -76,7 +76,8 @@ public static class ModelLoader
             ("workers", options.Workers),
             ("intra_op_threads", config.IntraOpThreads),
             ("ort_spinning", config.AllowSpinning),
-            ("max_batch_rows", session.Signature.IsBatchable ? options.MaxBatchRows : 1));
+            ("max_batch_rows", session.Signature.IsBatchable ? options.MaxBatchRows : session.Signature.FixedBatch),
+            ("fixed_batch", session.Signature.IsBatchable ? null : session.Signature.FixedBatch));
         return new InferenceEngine(sessions, options, log);
     }
 
@@ -86,22 +87,27 @@ public static class ModelLoader
         {
             if (!ValueWriter.IsDecodable(input.ElementType))
             {
-                throw new ModelLoadException($"{path}: input {input.Name} is {TensorInfo.TypeName(input.ElementType)}; the worker feeds float32, float64, int32 and int64 inputs");
+                throw new ModelLoadException($"{path}: input {input.Name} is {TensorInfo.TypeName(input.ElementType)}; the worker feeds tensors of float16, bfloat16, float32, float64, int8-int64, uint8-uint64 and bool");
             }
 
             if (input.RowSize < 1)
             {
                 throw new ModelLoadException($"{path}: input {input.Name} has shape {input.ShapeText}; only the first dimension may be dynamic");
             }
+        }
 
-            if (!input.IsBatchable && input.Shape.Length > 0 && input.Shape[0] != 1)
-            {
-                throw new ModelLoadException($"{path}: input {input.Name} has a fixed batch of {input.Shape[0]}; the worker runs fixed-shape models one row at a time (batch 1)");
-            }
+        if (signature.FixedBatch < 0)
+        {
+            throw new ModelLoadException($"{path}: inputs {string.Join(", ", signature.Inputs.Select(i => i.Name + i.ShapeText))} mix dynamic and fixed batch dimensions, or fixed ones of different sizes");
         }
 
         foreach (var output in signature.Outputs)
         {
+            if (output.IsSequenceOfMaps)
+            {
+                throw new ModelLoadException($"{path}: output {output.Name} is a sequence of maps whose keys could not be read with a first Run on zeroed inputs");
+            }
+
             if (!AnswerWriter.CanEncode(output.ElementType))
             {
                 throw new ModelLoadException($"{path}: output {output.Name} is {TensorInfo.TypeName(output.ElementType)}, which the worker cannot write yet");
@@ -110,6 +116,12 @@ public static class ModelLoader
             if (output.RowSize < 1)
             {
                 throw new ModelLoadException($"{path}: output {output.Name} has shape {output.ShapeText}; only the first dimension may be dynamic");
+            }
+
+            // A fixed batch of N rows must come back as N rows, one per record.
+            if (signature.FixedBatch > 1 && (output.Shape.Length == 0 || output.Shape[0] >= 0 && output.Shape[0] != signature.FixedBatch))
+            {
+                throw new ModelLoadException($"{path}: the model runs batches of {signature.FixedBatch}, but output {output.Name} has shape {output.ShapeText}, not one row per sample");
             }
         }
     }

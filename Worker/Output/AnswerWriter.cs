@@ -16,6 +16,7 @@ public sealed class AnswerWriter
 {
     private readonly ModelSignature _signature;
     private readonly byte[][] _propertyPrefixes;
+    private readonly byte[]?[][] _mapKeyPrefixes;
     private readonly int _maxRecordBytes;
 
     public AnswerWriter(ModelSignature signature)
@@ -26,7 +27,9 @@ public sealed class AnswerWriter
         _propertyPrefixes = signature.Outputs
             .Select(o => System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(o.Name, JsonOptions) + ":"))
             .ToArray();
-        _maxRecordBytes = MaxRecordBytes(signature, _propertyPrefixes);
+        // `"label":` per class of a ZipMap output: its JSON answer is an object keyed by label.
+        _mapKeyPrefixes = [.. signature.Outputs.Select(o => o.MapKeys?.Select(k => (byte[]?)System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(k, JsonOptions) + ":")).ToArray() ?? [])];
+        _maxRecordBytes = MaxRecordBytes(signature, _propertyPrefixes) + _mapKeyPrefixes.Sum(keys => keys.Sum(k => k!.Length));
     }
 
     private static JsonSerializerOptions JsonOptions { get; } = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -34,7 +37,8 @@ public sealed class AnswerWriter
     public static bool CanEncode(TensorElementType type) =>
         type is TensorElementType.Float or TensorElementType.Double or TensorElementType.Int32 or TensorElementType.Int64
             or TensorElementType.Bool or TensorElementType.UInt8 or TensorElementType.Int8 or TensorElementType.Int16
-            or TensorElementType.UInt16 or TensorElementType.UInt32 or TensorElementType.UInt64;
+            or TensorElementType.UInt16 or TensorElementType.UInt32 or TensorElementType.UInt64
+            or TensorElementType.Float16 or TensorElementType.BFloat16;
 
     public void Write(AnswerFormat format, RowSet rows, IBufferWriter<byte> output)
     {
@@ -124,7 +128,8 @@ public sealed class AnswerWriter
     private static int MaxChars(TensorElementType type) => type switch
     {
         TensorElementType.Double => 25, // -2.2250738585072014E-308
-        TensorElementType.Float => 16,  // -1.17549435E-38
+        TensorElementType.Float or TensorElementType.BFloat16 => 16,  // -1.17549435E-38
+        TensorElementType.Float16 => 16,
         TensorElementType.Int64 or TensorElementType.UInt64 => 20,
         TensorElementType.Int32 or TensorElementType.UInt32 => 11,
         _ => 6,
@@ -181,7 +186,24 @@ public sealed class AnswerWriter
 
             line.Append(_propertyPrefixes[o]);
             var info = _signature.Outputs[o];
-            if (info.Shape.Length <= 1)
+            if (info.MapKeys is not null)
+            {
+                var keys = _mapKeyPrefixes[o];
+                line.Append((byte)'{');
+                for (var i = 0; i < keys.Length; i++)
+                {
+                    if (i > 0)
+                    {
+                        line.Append((byte)',');
+                    }
+
+                    line.Append(keys[i]);
+                    WriteValue(TensorElementType.Float, rows, o, row, i, ref line, json: true);
+                }
+
+                line.Append((byte)'}');
+            }
+            else if (info.Shape.Length <= 1)
             {
                 // One value per record (shape [N]): a scalar, not a one-element array.
                 WriteValue(info.ElementType, rows, o, row, 0, ref line, json: true);
@@ -244,6 +266,29 @@ public sealed class AnswerWriter
                 }
 
                 d.TryFormat(span, out written, default, CultureInfo.InvariantCulture);
+                break;
+            case TensorElementType.Float16:
+                // float16 widens to float32 exactly; written as that float's shortest text, so a
+                // reader in float32 or float64 gets the value itself (65504, not float16's shortest 6.55E+04).
+                var h = (float)rows.OutputRow<Half>(o, row)[i];
+                if (json && !float.IsFinite(h))
+                {
+                    line.Append("null"u8);
+                    return;
+                }
+
+                written = FloatText.Format(h, span);
+                break;
+            case TensorElementType.BFloat16:
+                // bfloat16 widens to float32 exactly; written as that float's shortest text.
+                var b = ValueWriter.BFloat16ToSingle(rows.OutputRow<ushort>(o, row)[i]);
+                if (json && !float.IsFinite(b))
+                {
+                    line.Append("null"u8);
+                    return;
+                }
+
+                written = FloatText.Format(b, span);
                 break;
             case TensorElementType.Int32: Utf8Formatter.TryFormat(rows.OutputRow<int>(o, row)[i], span, out written); break;
             case TensorElementType.Int64: Utf8Formatter.TryFormat(rows.OutputRow<long>(o, row)[i], span, out written); break;

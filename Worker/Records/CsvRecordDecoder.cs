@@ -7,7 +7,9 @@ namespace Worker.Records;
 /// <summary>
 /// RFC 4180 CSV → input rows in one pass: quoted fields may hold commas, doubled quotes and CR/LF;
 /// CRLF or LF line ends; an optional UTF-8 BOM; a trailing line end is not a record; a blank line
-/// between records is an error. Every field of a row goes to the model's single input.
+/// between records is an error. A row's fields fill the model's inputs in order, each input taking
+/// its row size of values; with <c>header=present</c> and several inputs, the header's names map
+/// columns to inputs (each then of one value) in any order.
 /// Unquoted fields (the common numeric case) are parsed in place; only quoted fields are unescaped
 /// into a scratch buffer.
 /// </summary>
@@ -15,16 +17,13 @@ public static class CsvRecordDecoder
 {
     public static void Decode(ReadOnlySpan<byte> body, CsvOptions options, RowSet rows, bool singleRecord)
     {
-        if (rows.Signature.Inputs.Count != 1)
-        {
-            throw new RecordException(
-                $"CSV fills a single model input, but the model has {rows.Signature.Inputs.Count} ({string.Join(", ", rows.Signature.Inputs.Select(i => i.Name))}); send JSON keyed by input name",
-                0,
-                0);
-        }
-
-        var input = rows.Signature.Inputs[0];
-        var rowSize = (int)input.RowSize;
+        var signature = rows.Signature;
+        var inputs = signature.Inputs;
+        var input = inputs[0];
+        var fieldInputs = signature.FieldInputs;
+        var fieldIndices = signature.FieldIndices;
+        var rowSize = fieldInputs.Length;
+        List<string>? headerNames = options.HasHeader && inputs.Count > 1 ? [] : null;
         var position = body.StartsWith("\uFEFF"u8) ? 3 : 0;
         var record = 0L;
         byte[]? scratch = null;
@@ -51,13 +50,13 @@ public static class CsvRecordDecoder
                 }
 
                 var row = skipHeader ? -1 : rows.AddRow();
-                var rowBytes = row >= 0 ? rows.InputRow(0, row) : default;
 
-                // Fast path: an unquoted float row parsed in one pass. Anything else, including every
-                // error, takes the general path below from the row's start, so answers and messages agree.
-                if (row >= 0 && input.ElementType == TensorElementType.Float)
+                // Fast path: an unquoted float row of a one-input model parsed in one pass. Anything
+                // else, including every error, takes the general path below from the row's start, so
+                // answers and messages agree.
+                if (row >= 0 && inputs.Count == 1 && input.ElementType == TensorElementType.Float)
                 {
-                    var floats = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(rowBytes);
+                    var floats = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(rows.InputRow(0, row));
                     var end = position <= body.Length - DelimiterBlocks.Margin ? TryReadPlainFloatRowMasked(body, position, floats) : -1;
                     if (end < 0)
                     {
@@ -92,14 +91,22 @@ public static class CsvRecordDecoder
                         }
                     }
 
-                    if (row >= 0 && field < rowSize && !ValueWriter.TryWrite(input.ElementType, value, rowBytes, field))
+                    if (row >= 0 && field < rowSize)
                     {
-                        throw new RecordException(
-                            value.IsEmpty
-                                ? $"record {record}: value {field} is empty"
-                                : $"record {record}: value {field} '{Shorten(value)}' is not a {TensorInfo.TypeName(input.ElementType)}",
-                            record,
-                            recordStart);
+                        var target = inputs[fieldInputs[field]];
+                        if (!ValueWriter.TryWrite(target.ElementType, value, rows.InputRow(fieldInputs[field], row), fieldIndices[field]))
+                        {
+                            throw new RecordException(
+                                value.IsEmpty
+                                    ? $"record {record}: value {field} is empty"
+                                    : $"record {record}: value {field} '{Shorten(value)}' is not a {TensorInfo.TypeName(target.ElementType)}{(inputs.Count > 1 ? $" (input {target.Name})" : "")}",
+                                record,
+                                recordStart);
+                        }
+                    }
+                    else if (headerNames is not null && row < 0)
+                    {
+                        headerNames.Add(Encoding.UTF8.GetString(value));
                     }
 
                     field++;
@@ -125,6 +132,12 @@ public static class CsvRecordDecoder
                 if (skipHeader)
                 {
                     skipHeader = false;
+                    if (headerNames is not null)
+                    {
+                        (fieldInputs, fieldIndices) = MapHeader(headerNames, signature);
+                        rowSize = fieldInputs.Length;
+                    }
+
                     continue;
                 }
 
@@ -138,6 +151,54 @@ public static class CsvRecordDecoder
                 ArrayPool<byte>.Shared.Return(scratch);
             }
         }
+    }
+
+    /// <summary>
+    /// <c>header=present</c> for a model of several inputs: each column named after an input, in any
+    /// order, feeds that input, which then takes one value per record (a DataFrame column each).
+    /// </summary>
+    private static (int[] FieldInputs, int[] FieldIndices) MapHeader(List<string> names, ModelSignature signature)
+    {
+        var inputs = signature.Inputs;
+        var fieldInputs = new int[names.Count];
+        var seen = new bool[inputs.Count];
+        for (var column = 0; column < names.Count; column++)
+        {
+            var input = -1;
+            for (var i = 0; i < inputs.Count; i++)
+            {
+                if (string.Equals(inputs[i].Name, names[column].Trim(), StringComparison.Ordinal))
+                {
+                    input = i;
+                }
+            }
+
+            if (input < 0)
+            {
+                throw new RecordException($"header column {column} '{names[column]}' is not an input of the model ({string.Join(", ", inputs.Select(i => i.Name))})", 0, 0);
+            }
+
+            if (seen[input])
+            {
+                throw new RecordException($"header column {column} '{names[column]}' names input {inputs[input].Name} a second time", 0, 0);
+            }
+
+            if (inputs[input].RowSize != 1)
+            {
+                throw new RecordException($"header column {column} '{names[column]}': input {inputs[input].Name} takes {inputs[input].RowSize} values per record; a named column feeds an input of one value", 0, 0);
+            }
+
+            seen[input] = true;
+            fieldInputs[column] = input;
+        }
+
+        var missing = inputs.Where((_, i) => !seen[i]).Select(i => i.Name).ToArray();
+        if (missing.Length > 0)
+        {
+            throw new RecordException($"the header has no column for input{(missing.Length > 1 ? "s" : "")} {string.Join(", ", missing)}", 0, 0);
+        }
+
+        return (fieldInputs, new int[names.Count]);
     }
 
     /// <summary>

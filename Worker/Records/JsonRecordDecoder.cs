@@ -526,7 +526,7 @@ public static class JsonRecordDecoder
     {
         var rowSize = (int)input.RowSize;
         var start = baseOffset + reader.TokenStartIndex;
-        if (reader.TokenType == JsonTokenType.Number)
+        if (reader.TokenType is JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False)
         {
             if (rowSize != 1)
             {
@@ -567,7 +567,7 @@ public static class JsonRecordDecoder
 
                     depth--;
                     break;
-                case JsonTokenType.Number:
+                case JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False:
                     if (count < rowSize)
                     {
                         WriteNumber(ref reader, input, row, count, record, start);
@@ -595,13 +595,12 @@ public static class JsonRecordDecoder
 
     private static void WriteNumber(ref Utf8JsonReader reader, TensorInfo input, Span<byte> row, int index, long record, long start)
     {
-        // JSON numbers are never escaped; a number split across buffer segments cannot occur on a span reader.
-        var ok = input.ElementType switch
+        // JSON numbers are never escaped; a number split across buffer segments cannot occur on a span
+        // reader. A bool input also takes JSON's true and false.
+        var ok = reader.TokenType switch
         {
-            TensorElementType.Float => NumberText.TryParseSingle(reader.ValueSpan, out var f) && WriteSingle(f, row, index),
-            TensorElementType.Double => NumberText.TryParseDouble(reader.ValueSpan, out var d) && Write(input.ElementType, d, row, index),
-            TensorElementType.Int32 => reader.TryGetInt32(out var i) && Write(input.ElementType, i, row, index),
-            TensorElementType.Int64 => reader.TryGetInt64(out var l) && WriteInt64(l, row, index),
+            JsonTokenType.Number => ValueWriter.TryWrite(input.ElementType, reader.ValueSpan, row, index),
+            JsonTokenType.True or JsonTokenType.False when input.ElementType == TensorElementType.Bool => ValueWriter.TryWrite(input.ElementType, reader.TokenType == JsonTokenType.True ? 1 : 0, row, index),
             _ => false,
         };
 
@@ -609,23 +608,5 @@ public static class JsonRecordDecoder
         {
             throw new RecordException($"record {record}: value {index} is not a {TensorInfo.TypeName(input.ElementType)}", record, start);
         }
-    }
-
-    private static bool Write(TensorElementType type, double value, Span<byte> row, int index)
-    {
-        ValueWriter.Write(type, value, row, index);
-        return true;
-    }
-
-    private static bool WriteSingle(float value, Span<byte> row, int index)
-    {
-        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(row)[index] = value;
-        return true;
-    }
-
-    private static bool WriteInt64(long value, Span<byte> row, int index)
-    {
-        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(row)[index] = value;
-        return true;
     }
 }

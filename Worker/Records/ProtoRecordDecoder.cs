@@ -315,7 +315,10 @@ public sealed class ProtoRecordDecoder
                 throw new RecordException($"record {record}: sparse key {key} is outside input {info.Name}'s {info.RowSize} values", record, 0);
             }
 
-            ValueWriter.Write(info.ElementType, value, row, (int)key);
+            if (!ValueWriter.TryWrite(info.ElementType, value, row, (int)key))
+            {
+                throw new RecordException($"record {record}: value {value} at key {key} does not fit input {info.Name} ({TensorInfo.TypeName(info.ElementType)})", record, 0);
+            }
         }
 
         if (!sparseValues.End)
@@ -409,9 +412,9 @@ public sealed class ProtoRecordDecoder
 
         public void Add(double value)
         {
-            if (_count < info.RowSize)
+            if (_count < info.RowSize && !ValueWriter.TryWrite(info.ElementType, value, _row, _count))
             {
-                ValueWriter.Write(info.ElementType, value, _row, _count);
+                throw Unfit(value);
             }
 
             _count++;
@@ -419,20 +422,16 @@ public sealed class ProtoRecordDecoder
 
         public void AddInt64(long value)
         {
-            if (_count < info.RowSize)
+            if (_count < info.RowSize && !ValueWriter.TryWrite(info.ElementType, value, _row, _count))
             {
-                if (info.ElementType == TensorElementType.Int64)
-                {
-                    System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(_row)[_count] = value;
-                }
-                else
-                {
-                    ValueWriter.Write(info.ElementType, value, _row, _count);
-                }
+                throw Unfit(value);
             }
 
             _count++;
         }
+
+        private readonly RecordException Unfit<T>(T value) =>
+            new($"record {record}: value {_count} ({value}) does not fit input {info.Name} ({TensorInfo.TypeName(info.ElementType)})", record, 0);
 
         public readonly void RequireComplete()
         {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using Worker.Inference.Ort;
 
@@ -114,13 +115,18 @@ public sealed class RecordException(string message, long record, long offset) : 
     public long Offset { get; } = offset;
 }
 
-/// <summary>Parses one text value into a row slot of the input's element type.</summary>
+/// <summary>Writes one value into a row slot of the input's element type, from text or from a number another format decoded.</summary>
 internal static class ValueWriter
 {
+    /// <summary>
+    /// Text as pandas, numpy and JSON write it: numbers for the float types (float16 and bfloat16
+    /// rounded from the parsed double, as numpy and torch cast), whole numbers in range for the
+    /// integer types, and true/false/True/False/1/0 for bool.
+    /// </summary>
     public static bool TryWrite(TensorElementType type, ReadOnlySpan<byte> text, Span<byte> row, int index)
     {
-        const System.Globalization.NumberStyles Integer = System.Globalization.NumberStyles.Integer;
-        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        const NumberStyles Integer = NumberStyles.AllowLeadingSign;
+        var invariant = CultureInfo.InvariantCulture;
         switch (type)
         {
             case TensorElementType.Float:
@@ -132,25 +138,27 @@ internal static class ValueWriter
 
                 return false;
             case TensorElementType.Double:
-                if (NumberText.TryParseDouble(text, out var d))
+            case TensorElementType.Float16:
+            case TensorElementType.BFloat16:
+                return NumberText.TryParseDouble(text, out var d) && TryWrite(type, d, row, index);
+            case TensorElementType.Int32: return int.TryParse(text, Integer, invariant, out var i32) && Set(row, index, i32);
+            case TensorElementType.Int64: return long.TryParse(text, Integer, invariant, out var i64) && Set(row, index, i64);
+            case TensorElementType.Int16: return short.TryParse(text, Integer, invariant, out var i16) && Set(row, index, i16);
+            case TensorElementType.Int8: return sbyte.TryParse(text, Integer, invariant, out var i8) && Set(row, index, i8);
+            case TensorElementType.UInt8: return byte.TryParse(text, Integer, invariant, out var u8) && Set(row, index, u8);
+            case TensorElementType.UInt16: return ushort.TryParse(text, Integer, invariant, out var u16) && Set(row, index, u16);
+            case TensorElementType.UInt32: return uint.TryParse(text, Integer, invariant, out var u32) && Set(row, index, u32);
+            case TensorElementType.UInt64: return ulong.TryParse(text, Integer, invariant, out var u64) && Set(row, index, u64);
+            case TensorElementType.Bool:
+                if (text.SequenceEqual("true"u8) || text.SequenceEqual("True"u8) || text.SequenceEqual("TRUE"u8) || text.SequenceEqual("1"u8))
                 {
-                    MemoryMarshal.Cast<byte, double>(row)[index] = d;
+                    row[index] = 1;
                     return true;
                 }
 
-                return false;
-            case TensorElementType.Int32:
-                if (int.TryParse(text, Integer, invariant, out var i))
+                if (text.SequenceEqual("false"u8) || text.SequenceEqual("False"u8) || text.SequenceEqual("FALSE"u8) || text.SequenceEqual("0"u8))
                 {
-                    MemoryMarshal.Cast<byte, int>(row)[index] = i;
-                    return true;
-                }
-
-                return false;
-            case TensorElementType.Int64:
-                if (long.TryParse(text, Integer, invariant, out var l))
-                {
-                    MemoryMarshal.Cast<byte, long>(row)[index] = l;
+                    row[index] = 0;
                     return true;
                 }
 
@@ -160,17 +168,68 @@ internal static class ValueWriter
         }
     }
 
-    public static void Write(TensorElementType type, double value, Span<byte> row, int index)
+    /// <summary>A number decoded from a binary format (TFRecord float_list, RecordIO-protobuf): false when the input's type cannot hold it.</summary>
+    public static bool TryWrite(TensorElementType type, double value, Span<byte> row, int index)
     {
         switch (type)
         {
-            case TensorElementType.Float: MemoryMarshal.Cast<byte, float>(row)[index] = (float)value; break;
-            case TensorElementType.Double: MemoryMarshal.Cast<byte, double>(row)[index] = value; break;
-            case TensorElementType.Int32: MemoryMarshal.Cast<byte, int>(row)[index] = (int)value; break;
-            case TensorElementType.Int64: MemoryMarshal.Cast<byte, long>(row)[index] = (long)value; break;
+            case TensorElementType.Float: return Set(row, index, (float)value);
+            case TensorElementType.Double: return Set(row, index, value);
+            case TensorElementType.Float16: return Set(row, index, (Half)value);
+            case TensorElementType.BFloat16: return Set(row, index, BFloat16Bits((float)value));
+            case TensorElementType.Bool:
+                if (value is 0 or 1)
+                {
+                    row[index] = (byte)value;
+                    return true;
+                }
+
+                return false;
+            default:
+                return double.IsInteger(value) && value is >= long.MinValue and < 9.2233720368547758E+18 && TryWrite(type, (long)value, row, index)
+                    || type == TensorElementType.UInt64 && double.IsInteger(value) && value is >= 0 and < 1.8446744073709552E+19 && Set(row, index, (ulong)value);
         }
     }
 
+    /// <summary>A whole number (TFRecord int64_list, JSON integers): exact for every integer type, false when out of its range.</summary>
+    public static bool TryWrite(TensorElementType type, long value, Span<byte> row, int index) => type switch
+    {
+        TensorElementType.Int64 => Set(row, index, value),
+        TensorElementType.Int32 => value is >= int.MinValue and <= int.MaxValue && Set(row, index, (int)value),
+        TensorElementType.Int16 => value is >= short.MinValue and <= short.MaxValue && Set(row, index, (short)value),
+        TensorElementType.Int8 => value is >= sbyte.MinValue and <= sbyte.MaxValue && Set(row, index, (sbyte)value),
+        TensorElementType.UInt8 => value is >= 0 and <= byte.MaxValue && Set(row, index, (byte)value),
+        TensorElementType.UInt16 => value is >= 0 and <= ushort.MaxValue && Set(row, index, (ushort)value),
+        TensorElementType.UInt32 => value is >= 0 and <= uint.MaxValue && Set(row, index, (uint)value),
+        TensorElementType.UInt64 => value >= 0 && Set(row, index, (ulong)value),
+        _ => TryWrite(type, (double)value, row, index),
+    };
+
     public static bool IsDecodable(TensorElementType type) =>
-        type is TensorElementType.Float or TensorElementType.Double or TensorElementType.Int32 or TensorElementType.Int64;
+        type is TensorElementType.Float or TensorElementType.Double or TensorElementType.Float16 or TensorElementType.BFloat16
+            or TensorElementType.Int8 or TensorElementType.Int16 or TensorElementType.Int32 or TensorElementType.Int64
+            or TensorElementType.UInt8 or TensorElementType.UInt16 or TensorElementType.UInt32 or TensorElementType.UInt64
+            or TensorElementType.Bool;
+
+    /// <summary>float32 → bfloat16 (the top 16 bits), rounded to nearest even; NaN stays a quiet NaN.</summary>
+    public static ushort BFloat16Bits(float value)
+    {
+        var bits = BitConverter.SingleToUInt32Bits(value);
+        if (float.IsNaN(value))
+        {
+            return (ushort)((bits >> 16) | 0x40);
+        }
+
+        bits += 0x7FFF + ((bits >> 16) & 1);
+        return (ushort)(bits >> 16);
+    }
+
+    public static float BFloat16ToSingle(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
+
+    private static bool Set<T>(Span<byte> row, int index, T value)
+        where T : unmanaged
+    {
+        MemoryMarshal.Cast<byte, T>(row)[index] = value;
+        return true;
+    }
 }

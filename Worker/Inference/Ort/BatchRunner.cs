@@ -44,7 +44,11 @@ public sealed class BatchRunner : IDisposable
     /// <summary>Output <paramref name="output"/>'s rows of the last <see cref="Run"/>, valid until the next.</summary>
     public ReadOnlySpan<byte> Output(int output, int rows) => _outputs[output].AsSpan(0, rows * _signature.OutputRowBytes[output]);
 
-    /// <summary>Runs the model on the first <paramref name="rows"/> rows of the input buffers.</summary>
+    /// <summary>
+    /// Runs the model on the first <paramref name="rows"/> rows of the input buffers. A model with a
+    /// fixed batch always runs its N rows: the rows after <paramref name="rows"/> are zeroed padding,
+    /// and their answers are never read.
+    /// </summary>
     public void Run(int rows)
     {
         if ((uint)(rows - 1) >= (uint)MaxRows)
@@ -52,9 +56,72 @@ public sealed class BatchRunner : IDisposable
             throw new ArgumentOutOfRangeException(nameof(rows), rows, $"1 to {MaxRows} rows");
         }
 
+        if (!_signature.IsBatchable)
+        {
+            for (var i = 0; i < _inputs.Length; i++)
+            {
+                _inputs[i].AsSpan(rows * _signature.InputRowBytes[i], (MaxRows - rows) * _signature.InputRowBytes[i]).Clear();
+            }
+
+            rows = MaxRows;
+        }
+
         var inputs = _inputValues[rows] ??= CreateValues(_signature.Inputs, _inputs, rows);
+        if (_signature.HasMapOutputs)
+        {
+            RunWithOrtOutputs(inputs, rows);
+            return;
+        }
+
         var outputs = _outputValues[rows] ??= CreateValues(_signature.Outputs, _outputs, rows);
         _session.Run(_runOptions, _inputNames, inputs, _outputNames, outputs);
+    }
+
+    /// <summary>
+    /// A sequence of maps (ZipMap) cannot be bound to a buffer: ORT allocates every output, and each
+    /// is copied into this runner's output buffers, a map's values as a float row in key order. This
+    /// costs two OrtValue wrappers per record (the map and its values), which ORT's API requires.
+    /// </summary>
+    private void RunWithOrtOutputs(OrtValue[] inputs, int rows)
+    {
+        using var results = _session.Run(_runOptions, _inputNames, inputs, _outputNames);
+        for (var o = 0; o < _outputs.Length; o++)
+        {
+            var info = _signature.Outputs[o];
+            var rowBytes = _signature.OutputRowBytes[o];
+            var destination = _outputs[o].AsSpan(0, rows * rowBytes);
+            if (info.MapKeys is null)
+            {
+                var data = results[o].GetTensorDataAsSpan<byte>();
+                if (data.Length != destination.Length)
+                {
+                    throw new InferenceException($"output {info.Name} has {data.Length} bytes, expected {destination.Length} for {rows} rows");
+                }
+
+                data.CopyTo(destination);
+                continue;
+            }
+
+            var sequence = results[o];
+            if (sequence.GetValueCount() != rows)
+            {
+                throw new InferenceException($"output {info.Name} has {sequence.GetValueCount()} maps, expected {rows}");
+            }
+
+            var floats = MemoryMarshal.Cast<byte, float>(destination);
+            for (var r = 0; r < rows; r++)
+            {
+                using var map = sequence.GetValue(r, OrtAllocator.DefaultInstance);
+                using var values = map.GetValue(1, OrtAllocator.DefaultInstance);
+                var row = values.GetTensorDataAsSpan<float>();
+                if (row.Length != info.MapKeys.Count)
+                {
+                    throw new InferenceException($"output {info.Name}: record {r}'s map has {row.Length} entries, expected {info.MapKeys.Count} ({string.Join(",", info.MapKeys)})");
+                }
+
+                row.CopyTo(floats.Slice(r * row.Length, row.Length));
+            }
+        }
     }
 
     public void Dispose()

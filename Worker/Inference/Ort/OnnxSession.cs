@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Worker.Inference.Ort;
@@ -80,9 +81,10 @@ public sealed class OnnxSession : IDisposable
         Session = session;
         Device = device;
         CudaFallbackReason = cudaFallbackReason;
-        Signature = new ModelSignature(
+        var signature = new ModelSignature(
             [.. session.InputNames.Select(name => ReadTensorInfo(name, session.InputMetadata[name]))],
             [.. session.OutputNames.Select(name => ReadTensorInfo(name, session.OutputMetadata[name]))]);
+        Signature = signature.HasMapOutputs ? ReadMapKeys(session, signature) : signature;
     }
 
     public ModelSignature Signature { get; }
@@ -126,7 +128,7 @@ public sealed class OnnxSession : IDisposable
     }
 
     /// <summary>A worker's own buffers for batches of up to <paramref name="maxRows"/> rows.</summary>
-    public BatchRunner CreateRunner(int maxRows) => new(this, Signature.IsBatchable ? maxRows : 1);
+    public BatchRunner CreateRunner(int maxRows) => new(this, Signature.IsBatchable ? maxRows : Math.Max(1, Signature.FixedBatch));
 
     public void Dispose() => Session.Dispose();
 
@@ -170,8 +172,79 @@ public sealed class OnnxSession : IDisposable
         return new OnnxSession(new InferenceSession(modelPath, options), name, cudaFallbackReason);
     }
 
+    /// <summary>
+    /// A ZipMap output's keys are the classifier's labels, the same in every record's map, but the
+    /// model's type says only "a sequence of maps". One Run on zeroed inputs at load reads them, so the
+    /// output becomes a float row of one value per label, in the maps' (sorted) key order. A model
+    /// whose inputs cannot be zeroed keeps the output unresolved, and loading refuses it by name.
+    /// </summary>
+    private static ModelSignature ReadMapKeys(InferenceSession session, ModelSignature signature)
+    {
+        var rows = signature.IsBatchable ? 1 : signature.FixedBatch;
+        if (rows < 1 || signature.Inputs.Any(i => i.RowSize < 1 || i.ElementSize == 0))
+        {
+            return signature;
+        }
+
+        var inputs = new List<OrtValue>();
+        try
+        {
+            foreach (var input in signature.Inputs)
+            {
+                var shape = input.Shape.Length == 0 ? [] : (long[])input.Shape.Clone();
+                if (shape.Length > 0)
+                {
+                    shape[0] = rows;
+                }
+
+                var bytes = rows * input.RowSize * input.ElementSize;
+                var zeros = GC.AllocateArray<byte>((int)bytes, pinned: true);
+                inputs.Add(OrtValue.CreateTensorValueWithData(
+                    OrtMemoryInfo.DefaultInstance, (Microsoft.ML.OnnxRuntime.Tensors.TensorElementType)(int)input.ElementType, shape, Marshal.UnsafeAddrOfPinnedArrayElement(zeros, 0), bytes));
+            }
+
+            using var runOptions = new RunOptions();
+            using var results = session.Run(runOptions, session.InputNames, inputs, session.OutputNames);
+            var outputs = signature.Outputs.ToArray();
+            for (var o = 0; o < outputs.Length; o++)
+            {
+                if (outputs[o].IsSequenceOfMaps)
+                {
+                    using var map = results[o].GetValue(0, OrtAllocator.DefaultInstance);
+                    using var keys = map.GetValue(0, OrtAllocator.DefaultInstance);
+                    string[] labels = keys.GetTensorTypeAndShape().ElementDataType == Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.String
+                        ? keys.GetStringTensorAsArray()
+                        : [.. keys.GetTensorDataAsSpan<long>().ToArray().Select(k => k.ToString(CultureInfo.InvariantCulture))];
+                    outputs[o] = new TensorInfo(outputs[o].Name, TensorElementType.Float, [signature.IsBatchable ? -1 : rows, labels.Length]) { MapKeys = labels };
+                }
+            }
+
+            return new ModelSignature(signature.Inputs, outputs);
+        }
+        catch (OnnxRuntimeException)
+        {
+            return signature; // zeros were not a valid input: the output stays unresolved and is refused by name
+        }
+        finally
+        {
+            foreach (var input in inputs)
+            {
+                input.Dispose();
+            }
+        }
+    }
+
     private static TensorInfo ReadTensorInfo(string name, NodeMetadata metadata)
     {
+        if (metadata.OnnxValueType == OnnxValueType.ONNX_TYPE_SEQUENCE
+            && metadata.AsSequenceMetadata().ElementMeta is { OnnxValueType: OnnxValueType.ONNX_TYPE_MAP } element
+            && element.AsMapMetadata() is var map
+            && map.KeyDataType is Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64 or Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.String
+            && map.ValueMetadata is { IsTensor: true, ElementDataType: Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float })
+        {
+            return new TensorInfo(name, TensorElementType.Undefined, []) { IsSequenceOfMaps = true };
+        }
+
         if (metadata.OnnxValueType != OnnxValueType.ONNX_TYPE_TENSOR)
         {
             return new TensorInfo(name, TensorElementType.Undefined, []);

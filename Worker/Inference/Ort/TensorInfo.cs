@@ -17,11 +17,22 @@ public enum TensorElementType
     Double = 11,
     UInt32 = 12,
     UInt64 = 13,
+    BFloat16 = 16,
 }
 
 /// <summary>One model input or output as the model declares it. A dimension of -1 is dynamic.</summary>
 public sealed record TensorInfo(string Name, TensorElementType ElementType, long[] Shape)
 {
+    /// <summary>
+    /// For an output that is a sequence of maps (skl2onnx's ZipMap: one map per record from class
+    /// label to probability), the labels as text in the maps' order; the output is then read as a
+    /// float row of one value per label. Null for a tensor.
+    /// </summary>
+    public IReadOnlyList<string>? MapKeys { get; init; }
+
+    /// <summary>A sequence of maps whose keys are not known yet (they are read from a first Run at load).</summary>
+    public bool IsSequenceOfMaps { get; init; }
+
     /// <summary>A dynamic first dimension: rows of many records can share one Run.</summary>
     public bool IsBatchable => Shape.Length > 0 && Shape[0] < 0;
 
@@ -54,7 +65,7 @@ public sealed record TensorInfo(string Name, TensorElementType ElementType, long
         TensorElementType.Float or TensorElementType.Int32 or TensorElementType.UInt32 => 4,
         TensorElementType.Double or TensorElementType.Int64 or TensorElementType.UInt64 => 8,
         TensorElementType.UInt8 or TensorElementType.Int8 or TensorElementType.Bool => 1,
-        TensorElementType.UInt16 or TensorElementType.Int16 or TensorElementType.Float16 => 2,
+        TensorElementType.UInt16 or TensorElementType.Int16 or TensorElementType.Float16 or TensorElementType.BFloat16 => 2,
         _ => 0,
     };
 
@@ -77,10 +88,48 @@ public sealed record ModelSignature(IReadOnlyList<TensorInfo> Inputs, IReadOnlyL
     /// <summary>Bytes of one row of each output, computed once per model (do not write).</summary>
     public int[] OutputRowBytes { get; } = [.. Outputs.Select(o => checked((int)o.RowSize * o.ElementSize))];
 
+    /// <summary>
+    /// Where each value of a flat record (a CSV row) goes: the model's inputs in order, each taking
+    /// its row size of values (skl2onnx's one [N,1] input per DataFrame column takes one each).
+    /// Computed once per model (do not write).
+    /// </summary>
+    public int[] FieldInputs { get; } = [.. Inputs.SelectMany((input, i) => Enumerable.Repeat(i, (int)Math.Max(0, input.RowSize)))];
+
+    /// <summary>The value's index within its input's row, beside <see cref="FieldInputs"/> (do not write).</summary>
+    public int[] FieldIndices { get; } = [.. Inputs.SelectMany(input => Enumerable.Range(0, (int)Math.Max(0, input.RowSize)))];
+
     /// <summary>Every input has a dynamic first dimension.</summary>
     public bool IsBatchable => Inputs.All(i => i.IsBatchable);
 
+    /// <summary>
+    /// Rows in every Run of a model without a dynamic batch dimension: the inputs' fixed first
+    /// dimension N (torch.onnx.export without dynamic_axes writes the example's batch), 1 for inputs
+    /// with no dimensions. The worker pads the last batch to N and drops the padded rows' answers.
+    /// 0 for a batchable model; -1 when the inputs disagree.
+    /// </summary>
+    public int FixedBatch
+    {
+        get
+        {
+            if (IsBatchable)
+            {
+                return 0;
+            }
+
+            var batches = Inputs.Select(i => i.Shape.Length == 0 ? 1 : i.Shape[0]).Distinct().ToArray();
+            return batches.Length == 1 && batches[0] is > 0 and <= int.MaxValue ? (int)batches[0] : -1;
+        }
+    }
+
+    /// <summary>Some output is a sequence of maps, which ORT allocates itself (it cannot be bound to a buffer).</summary>
+    public bool HasMapOutputs => Outputs.Any(o => o.MapKeys is not null || o.IsSequenceOfMaps);
+
     public override string ToString() =>
         $"inputs {string.Join(", ", Inputs.Select(i => $"{i.Name} {TensorInfo.TypeName(i.ElementType)}{i.ShapeText}"))}; " +
-        $"outputs {string.Join(", ", Outputs.Select(o => $"{o.Name} {TensorInfo.TypeName(o.ElementType)}{o.ShapeText}"))}";
+        $"outputs {string.Join(", ", Outputs.Select(Describe))}";
+
+    private static string Describe(TensorInfo output) =>
+        output.MapKeys is { } keys ? $"{output.Name} seq(map({string.Join(",", keys)} -> float32))"
+        : output.IsSequenceOfMaps ? $"{output.Name} seq(map)"
+        : $"{output.Name} {TensorInfo.TypeName(output.ElementType)}{output.ShapeText}";
 }

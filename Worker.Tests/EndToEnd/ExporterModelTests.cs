@@ -1,0 +1,269 @@
+using System.Globalization;
+using System.Text.Json;
+using Worker.Hosting;
+using Worker.Tests.Inference;
+using Worker.Tests.Support;
+
+namespace Worker.Tests.EndToEnd;
+
+/// <summary>
+/// Models in the shapes the exporters write (skl2onnx, torch.onnx.export, tf2onnx), served end to end
+/// over real sockets through the real runtime, answers checked against arithmetic done here.
+/// </summary>
+public class ExporterModelTests
+{
+    private static readonly float[][] Iris = [[5.1f, 3.5f, 1.4f, 0.2f], [6.7f, 3.0f, 5.2f, 2.3f], [0, 0, 0, 0], [-1, 2, -3, 4]];
+
+    private static WorkerHost Start(string model, WorkerSettings? settings = null)
+    {
+        var host = TestServers.Start((settings ?? new WorkerSettings()) with { ModelDirectory = ExporterModels.Directory(model), Device = Worker.Inference.Ort.DevicePreference.Cpu }, ready: false);
+        Assert.True(host.LoadModel(), host.Readiness.Reason);
+        return host;
+    }
+
+    [Theory]
+    [InlineData("text/csv")]
+    [InlineData("application/jsonlines")]
+    [InlineData("application/json")]
+    public async Task ZipMapClassifierAnswersLabelAndProbabilitiesByClass(string contentType)
+    {
+        await using var host = Start("zipmap_int");
+        Assert.Equal([["0", "1", "2"]], host.Engine!.Signature.Outputs.Where(o => o.MapKeys is not null).Select(o => o.MapKeys!.ToArray()));
+        var body = InvocationTests.Encode(contentType, Iris);
+
+        // JSON Lines: the map is an object keyed by class label, as skl2onnx's ZipMap gives it in Python.
+        var lines = await ModelServers.PostAsync(host.Port, contentType, body, "application/jsonlines");
+        Assert.Equal(200, lines.Status);
+        var objects = lines.BodyText.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(Iris.Length, objects.Length);
+
+        // CSV: the label, then each class's probability in label order.
+        var csv = await ModelServers.PostAsync(host.Port, contentType, body, "text/csv");
+        var csvLines = csv.BodyText.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        // JSON: {"predictions": [{...}, ...]} with the same objects.
+        var json = await ModelServers.PostAsync(host.Port, contentType, body, "application/json");
+        using var document = JsonDocument.Parse(json.BodyText);
+        var predictions = document.RootElement.GetProperty("predictions").EnumerateArray().ToArray();
+
+        for (var r = 0; r < Iris.Length; r++)
+        {
+            var (p, label) = ExporterModels.LogisticRegression(Iris[r]);
+            foreach (var answer in new[] { JsonDocument.Parse(objects[r]).RootElement, predictions[r] })
+            {
+                Assert.Equal(label, answer.GetProperty("output_label").GetInt64());
+                var map = answer.GetProperty("output_probability");
+                Assert.Equal(["0", "1", "2"], map.EnumerateObject().Select(e => e.Name));
+                Assert.Equal(p, map.EnumerateObject().Select(e => e.Value.GetSingle()), new ToleranceComparer(1e-5f));
+            }
+
+            var values = csvLines[r].Split(',');
+            Assert.Equal(label.ToString(CultureInfo.InvariantCulture), values[0]);
+            Assert.Equal(p, values[1..].Select(v => float.Parse(v, CultureInfo.InvariantCulture)), new ToleranceComparer(1e-5f));
+        }
+    }
+
+    [Fact]
+    public async Task DataFrameModelTakesOneCsvColumnPerInput()
+    {
+        await using var host = Start("dataframe");
+        Assert.Equal(3, host.Engine!.Signature.Inputs.Count);
+
+        // Columns in input order (sepal_length float, petal_count int64, is_wild bool), as pandas writes them.
+        var positional = await ModelServers.PostAsync(host.Port, "text/csv", "5.1,3,True\n-2.5,0,False\n0.125,7,1\n");
+        Assert.Equal(200, positional.Status);
+        Assert.Equal(
+            [ExporterModels.DataFrame(5.1f, 3, true), ExporterModels.DataFrame(-2.5f, 0, false), ExporterModels.DataFrame(0.125f, 7, true)],
+            positional.BodyText.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(v => float.Parse(v, CultureInfo.InvariantCulture)),
+            new ToleranceComparer(1e-6f));
+
+        // header=present: the header's names choose the inputs, in any order.
+        var named = await ModelServers.PostAsync(host.Port, "text/csv; header=present", "is_wild,sepal_length,petal_count\nTrue,5.1,3\nfalse,-2.5,0\n");
+        Assert.Equal(200, named.Status);
+        Assert.Equal(
+            [ExporterModels.DataFrame(5.1f, 3, true), ExporterModels.DataFrame(-2.5f, 0, false)],
+            named.BodyText.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(v => float.Parse(v, CultureInfo.InvariantCulture)),
+            new ToleranceComparer(1e-6f));
+
+        // JSON objects keyed by input name, numbers and booleans mixed.
+        var json = await ModelServers.PostAsync(host.Port, "application/jsonlines", "{\"petal_count\": 3, \"is_wild\": true, \"sepal_length\": 5.1}\n", "text/csv");
+        Assert.Equal(positional.BodyText.Split('\n')[0] + "\n", json.BodyText);
+    }
+
+    [Theory]
+    [InlineData("sepal_length,petal_count\n5.1,3\n", "no column for input is_wild")]
+    [InlineData("sepal_length,petal_count,is_wild,color\n5.1,3,1,red\n", "'color' is not an input")]
+    [InlineData("sepal_length,sepal_length,is_wild\n5.1,3,1\n", "a second time")]
+    public async Task ADataFrameHeaderThatDoesNotFitIsA400NamingTheColumn(string body, string reason)
+    {
+        await using var host = Start("dataframe");
+        var response = await ModelServers.PostAsync(host.Port, "text/csv; header=present", body);
+        Assert.Equal(400, response.Status);
+        Assert.Contains(reason, response.BodyText);
+    }
+
+    [Fact]
+    public async Task AValueOfTheWrongTypeNamesTheInput()
+    {
+        await using var host = Start("dataframe");
+        var response = await ModelServers.PostAsync(host.Port, "text/csv", "5.1,3,True\n5.1,3.5,True\n");
+        Assert.Equal(400, response.Status);
+        using var error = JsonDocument.Parse(response.BodyText);
+        Assert.Equal(1, error.RootElement.GetProperty("record").GetInt64());
+        Assert.Contains("petal_count", error.RootElement.GetProperty("error").GetString());
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(11)]
+    public async Task AFixedBatchOfFourRunsPaddedBatchesAndAnswersOnlyTheRecordsSent(int records)
+    {
+        await using var host = Start("fixed_batch4");
+        Assert.Equal(4, host.Engine!.Options.MaxBatchRows);
+        var rows = Enumerable.Range(0, records).Select(r => new float[] { r, -r * 0.5f, 1 + r }).ToArray();
+        var response = await ModelServers.PostAsync(host.Port, "text/csv", InvocationTests.Encode("text/csv", rows));
+        Assert.Equal(200, response.Status);
+        var answers = InvocationTests.ParseAnswers("text/csv", response.BodyText, "y");
+        Assert.Equal(records, answers.Count);
+        for (var r = 0; r < records; r++)
+        {
+            Assert.Equal(ExporterModels.FixedBatch4(rows[r]), answers[r], new ToleranceComparer(1e-6f));
+        }
+    }
+
+    [Fact]
+    public async Task FixedBatchSingleRecordClientsShareBatches()
+    {
+        await using var host = Start("fixed_batch4", new WorkerSettings { BatchStrategy = BatchStrategy.SingleRecord, MaxQueueDelay = TimeSpan.FromMilliseconds(2) });
+        var answers = await Task.WhenAll(Enumerable.Range(0, 10).Select(async r =>
+        {
+            var response = await ModelServers.PostAsync(host.Port, "text/csv", $"{r},1,-1\n");
+            return (r, response.BodyText);
+        }));
+        foreach (var (r, body) in answers)
+        {
+            Assert.Equal(ExporterModels.FixedBatch4([r, 1, -1]), body.TrimEnd().Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)), new ToleranceComparer(1e-6f));
+        }
+    }
+
+    [Fact]
+    public async Task AUint8ImageInputTakesCsvJsonAndRawBytes()
+    {
+        await using var host = Start("image_uint8");
+        byte[] pixels = [0, 10, 255, 20, 30, 255, 40, 50, 0, 60, 70, 0]; // 2x2 RGB
+        float[] mean = [30, 40, 127.5f];
+        var csv = await ModelServers.PostAsync(host.Port, "text/csv", string.Join(",", pixels) + "\n");
+        Assert.Equal(200, csv.Status);
+        Assert.Equal("30,40,127.5\n", csv.BodyText);
+
+        var nested = "[[[0,10,255],[20,30,255]],[[40,50,0],[60,70,0]]]";
+        var json = await ModelServers.PostAsync(host.Port, "application/jsonlines", nested + "\n", "application/jsonlines");
+        Assert.Equal("{\"mean_rgb\":[30,40,127.5]}\n", json.BodyText);
+
+        var raw = await ModelServers.PostAsync(host.Port, "application/x-recordio", FrameWriters.RecordIO(pixels), "text/csv");
+        Assert.Equal(200, raw.Status);
+        Assert.Equal(string.Join(",", mean.Select(v => v.ToString(CultureInfo.InvariantCulture))) + "\n", raw.BodyText);
+
+        var outOfRange = await ModelServers.PostAsync(host.Port, "text/csv", "0,10,256,20,30,255,40,50,0,60,70,0\n");
+        Assert.Equal(400, outOfRange.Status);
+        Assert.Contains("'256' is not a uint8", outOfRange.BodyText);
+    }
+
+    [Fact]
+    public async Task AFloat16ModelTakesAndAnswersFloat16()
+    {
+        await using var host = Start("half");
+        var response = await ModelServers.PostAsync(host.Port, "text/csv", "1.5,-0.1,65504\n0.0001,3,1e-8\n", "application/jsonlines");
+        Assert.Equal(200, response.Status);
+        var lines = response.BodyText.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        // float16 rounding of the text, then 2x in float16 (65504 * 2 overflows to infinity: null in JSON).
+        string Expected(params double[] xs) => "{\"y16\":[" + string.Join(",", xs.Select(x =>
+        {
+            var doubled = (float)(Half)(2 * (float)(Half)x);
+            return float.IsFinite(doubled) ? doubled.ToString("R", CultureInfo.InvariantCulture) : "null";
+        })) + "]}";
+        Assert.Equal(Expected(1.5, -0.1, 65504), lines[0]);
+        Assert.Equal(Expected(0.0001, 3, 1e-8), lines[1]);
+    }
+
+    /// <summary>Each type's edge values, as text, in the order make_exporter_models.py's TYPES lists the inputs.</summary>
+    private static readonly (string Name, string[] Values)[] EveryType =
+    [
+        ("f16", ["0.5", "-65504"]), ("bf16", ["1.5", "-256"]), ("f32", ["0.1", "-1e-30"]), ("f64", ["0.1", "1e300"]),
+        ("i8", ["-128", "127"]), ("i16", ["-32768", "32767"]), ("i32", ["-2147483648", "2147483647"]),
+        ("i64", ["-9223372036854775808", "9223372036854775807"]), ("u8", ["0", "255"]), ("u16", ["0", "65535"]),
+        ("u32", ["0", "4294967295"]), ("u64", ["0", "18446744073709551615"]), ("b", ["true", "false"]),
+    ];
+
+    [Theory]
+    [InlineData("text/csv")]
+    [InlineData("application/jsonlines")]
+    public async Task EveryElementTypeGoesInAndComesBackOut(string contentType)
+    {
+        await using var host = Start("identity_types");
+        Assert.Equal(13, host.Engine!.Signature.Inputs.Count);
+        var body = contentType == "text/csv"
+            ? string.Join(",", EveryType.SelectMany(t => t.Values)) + "\n"
+            : "{" + string.Join(",", EveryType.Select(t => $"\"in_{t.Name}\": [{string.Join(",", t.Values)}]")) + "}\n";
+
+        var json = await ModelServers.PostAsync(host.Port, contentType, body, "application/jsonlines");
+        Assert.Equal(200, json.Status);
+        using var answer = JsonDocument.Parse(json.BodyText);
+        foreach (var (name, values) in EveryType)
+        {
+            var got = answer.RootElement.GetProperty("out_" + name).EnumerateArray().Select(v => v.GetRawText()).ToArray();
+            for (var i = 0; i < 2; i++)
+            {
+                if (name is "f16" or "bf16" or "f32" or "f64")
+                {
+                    Assert.Equal(double.Parse(values[i], CultureInfo.InvariantCulture), double.Parse(got[i], CultureInfo.InvariantCulture), name == "f32" ? 1e-7 * Math.Abs(double.Parse(values[i], CultureInfo.InvariantCulture)) : 0);
+                }
+                else
+                {
+                    Assert.Equal(values[i], got[i]);
+                }
+            }
+        }
+
+        // CSV: every output's values in output order, the same text as JSON's (bool as true/false).
+        var csv = await ModelServers.PostAsync(host.Port, contentType, body, "text/csv");
+        Assert.Equal(
+            string.Join(",", EveryType.SelectMany(t => answer.RootElement.GetProperty("out_" + t.Name).EnumerateArray().Select(v => v.GetRawText()))) + "\n",
+            csv.BodyText);
+    }
+
+    [Theory]
+    [InlineData("i8", "128")]
+    [InlineData("u16", "-1")]
+    [InlineData("u64", "18446744073709551616")]
+    [InlineData("b", "yes")]
+    [InlineData("i32", "1.5")]
+    public async Task AValueOutsideItsTypeIsA400NamingIt(string name, string bad)
+    {
+        await using var host = Start("identity_types");
+        var fields = EveryType.SelectMany(t => t.Values.Select((v, i) => t.Name == name && i == 1 ? bad : v));
+        var response = await ModelServers.PostAsync(host.Port, "text/csv", string.Join(",", fields) + "\n");
+        Assert.Equal(400, response.Status);
+        Assert.Contains($"'{bad}'", response.BodyText);
+        Assert.Contains("in_" + name, response.BodyText);
+    }
+
+    [Theory]
+    [InlineData("tokens", "input_ids", "only the first dimension may be dynamic")]
+    [InlineData("dataframe_str", "color", "string")]
+    [InlineData("zipmap_str", "output_label", "string")]
+    public async Task AModelTheWorkerCannotFeedYetIsA503NamingTheInputAndTheReason(string model, string name, string reason)
+    {
+        await using var host = TestServers.Start(new WorkerSettings { ModelDirectory = ExporterModels.Directory(model), Device = Worker.Inference.Ort.DevicePreference.Cpu }, ready: false);
+        Assert.False(host.LoadModel());
+        await using var client = await RawHttpClient.ConnectAsync(host.Port);
+        await client.SendAsync("GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+        var ping = await client.ReadResponseAsync();
+        Assert.Equal(503, ping.Status);
+        Assert.Contains(name, ping.BodyText);
+        Assert.Contains(reason, ping.BodyText);
+    }
+}
