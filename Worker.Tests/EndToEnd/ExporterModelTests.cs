@@ -253,8 +253,6 @@ public class ExporterModelTests
 
     [Theory]
     [InlineData("tokens", "input_ids", "only the first dimension may be dynamic")]
-    [InlineData("dataframe_str", "color", "string")]
-    [InlineData("zipmap_str", "output_label", "string")]
     public async Task AModelTheWorkerCannotFeedYetIsA503NamingTheInputAndTheReason(string model, string name, string reason)
     {
         await using var host = TestServers.Start(new WorkerSettings { ModelDirectory = ExporterModels.Directory(model), Device = Worker.Inference.Ort.DevicePreference.Cpu }, ready: false);
@@ -266,4 +264,99 @@ public class ExporterModelTests
         Assert.Contains(name, ping.BodyText);
         Assert.Contains(reason, ping.BodyText);
     }
+
+    [Theory]
+    [InlineData("text/csv")]
+    [InlineData("application/jsonlines")]
+    [InlineData("application/json")]
+    public async Task AClassifierWithStringLabelsAnswersThemAsStrings(string contentType)
+    {
+        string[] labels = ["setosa", "versicolor", "virginica"];
+        await using var host = Start("zipmap_str");
+        var body = InvocationTests.Encode(contentType, Iris);
+        var lines = await ModelServers.PostAsync(host.Port, contentType, body, "application/jsonlines");
+        Assert.Equal(200, lines.Status);
+        var csv = await ModelServers.PostAsync(host.Port, contentType, body, "text/csv");
+        var objects = lines.BodyText.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var csvLines = csv.BodyText.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        for (var r = 0; r < Iris.Length; r++)
+        {
+            var (p, label) = ExporterModels.LogisticRegression(Iris[r]);
+            using var answer = JsonDocument.Parse(objects[r]);
+            Assert.Equal(labels[label], answer.RootElement.GetProperty("output_label").GetString());
+            var map = answer.RootElement.GetProperty("output_probability");
+            Assert.Equal(labels, map.EnumerateObject().Select(e => e.Name));
+            Assert.Equal(p, map.EnumerateObject().Select(e => e.Value.GetSingle()), new ToleranceComparer(1e-5f));
+            Assert.Equal(labels[label], csvLines[r].Split(',')[0]);
+        }
+    }
+
+    [Fact]
+    public async Task ADataFrameWithAStringColumnTakesCsvJsonAndTfRecordBytes()
+    {
+        await using var host = Start("dataframe_str");
+        var expected = new[]
+        {
+            ExporterModels.DataFrameWithColor(5.1f, 3, true, "red"),
+            ExporterModels.DataFrameWithColor(-2.5f, 0, false, "green, light"),
+            ExporterModels.DataFrameWithColor(1, 1, false, "green"),
+        };
+
+        // Columns as pandas writes them: the comma-holding category quoted.
+        var csv = await ModelServers.PostAsync(host.Port, "text/csv", "5.1,3,True,red\n-2.5,0,False,\"green, light\"\n1,1,False,green\n");
+        Assert.Equal(200, csv.Status);
+        Assert.Equal(expected, ParseFloats(csv.BodyText), new ToleranceComparer(1e-6f));
+
+        var named = await ModelServers.PostAsync(host.Port, "text/csv; header=present", "color,sepal_length,petal_count,is_wild\nred,5.1,3,True\n\"green, light\",-2.5,0,False\ngreen,1,1,False\n");
+        Assert.Equal(csv.BodyText, named.BodyText);
+
+        var json = await ModelServers.PostAsync(
+            host.Port,
+            "application/jsonlines",
+            "{\"sepal_length\": 5.1, \"petal_count\": 3, \"is_wild\": true, \"color\": \"red\"}\n" +
+            "{\"sepal_length\": -2.5, \"petal_count\": 0, \"is_wild\": false, \"color\": \"green, light\"}\n" +
+            "{\"sepal_length\": 1, \"petal_count\": 1, \"is_wild\": false, \"color\": \"gr\\u0065en\"}\n",
+            "text/csv");
+        Assert.Equal(csv.BodyText, json.BodyText);
+
+        var examples = new[] { (5.1f, 3L, 1L, "red"), (-2.5f, 0L, 0L, "green, light"), (1f, 1L, 0L, "green") }.Select(r =>
+        {
+            var example = new Worker.Formats.TensorFlow.Example { Features = new() };
+            example.Features.Feature["sepal_length"] = new() { FloatList = new() { Value = { r.Item1 } } };
+            example.Features.Feature["petal_count"] = new() { Int64List = new() { Value = { r.Item2 } } };
+            example.Features.Feature["is_wild"] = new() { Int64List = new() { Value = { r.Item3 } } };
+            example.Features.Feature["color"] = new() { BytesList = new() { Value = { Google.Protobuf.ByteString.CopyFromUtf8(r.Item4) } } };
+            return Google.Protobuf.MessageExtensions.ToByteArray(example);
+        }).ToArray();
+        var tfrecord = await ModelServers.PostAsync(host.Port, "application/x-tfrecord", FrameWriters.TfRecord(examples), "text/csv");
+        Assert.Equal(200, tfrecord.Status);
+        Assert.Equal(csv.BodyText, tfrecord.BodyText);
+
+        var wrongKind = await ModelServers.PostAsync(host.Port, "application/jsonlines", "{\"sepal_length\": 5.1, \"petal_count\": 3, \"is_wild\": true, \"color\": 7}\n");
+        Assert.Equal(400, wrongKind.Status);
+        Assert.Contains("color", wrongKind.BodyText);
+    }
+
+    [Fact]
+    public async Task StringsRoundTripWithCsvQuotingAndJsonEscaping()
+    {
+        await using var host = Start("identity_str");
+        string[][] rows = [["plain", "with, comma"], ["say \"hi\"", "two\nlines"], ["", "naïve ☕"]];
+        var csvBody = string.Concat(rows.Select(r => string.Join(",", r.Select(Quote)) + "\n"));
+        var csv = await ModelServers.PostAsync(host.Port, "text/csv", csvBody, "text/csv");
+        Assert.Equal(200, csv.Status);
+        Assert.Equal(csvBody, csv.BodyText);
+
+        var json = await ModelServers.PostAsync(host.Port, "text/csv", csvBody, "application/json");
+        using var document = JsonDocument.Parse(json.BodyText);
+        Assert.Equal(rows, document.RootElement.GetProperty("predictions").EnumerateArray().Select(p => p.GetProperty("same").EnumerateArray().Select(v => v.GetString()!).ToArray()));
+
+        var back = await ModelServers.PostAsync(host.Port, "application/json", "{\"instances\": " + JsonSerializer.Serialize(rows) + "}", "text/csv");
+        Assert.Equal(csvBody, back.BodyText);
+
+        static string Quote(string field) => field.IndexOfAny([',', '"', '\n', '\r']) < 0 ? field : "\"" + field.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+    }
+
+    private static float[] ParseFloats(string body) =>
+        [.. body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(v => float.Parse(v, CultureInfo.InvariantCulture))];
 }

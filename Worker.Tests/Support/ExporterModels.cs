@@ -41,6 +41,10 @@ public static class ExporterModels
     public static float DataFrame(float sepalLength, long petalCount, bool isWild) =>
         (float)((0.5 * sepalLength) - petalCount + (isWild ? 2 : 0) + 0.25);
 
+    /// <summary>The DataFrame pipeline with a string column one-hot encoded (red 1.5, green -0.5, blue 0; any other 0).</summary>
+    public static float DataFrameWithColor(float sepalLength, long petalCount, bool isWild, string color) =>
+        DataFrame(sepalLength, petalCount, isWild) + color switch { "red" => 1.5f, "green" => -0.5f, _ => 0f };
+
     /// <summary>fixed_batch4: y = x @ w with w [3,2].</summary>
     public static float[] FixedBatch4(ReadOnlySpan<float> x)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Worker.Hosting;
 using Worker.Inference.Ort;
@@ -247,6 +248,12 @@ public sealed class InferenceEngine : IDisposable
     {
         for (var i = 0; i < inputRowBytes.Length; i++)
         {
+            if (Signature.Inputs[i].ElementType == TensorElementType.String)
+            {
+                CopyInputStrings(runner, batch, i);
+                continue;
+            }
+
             var destination = runner.Input(i, rows);
             var offset = 0;
             foreach (var item in batch)
@@ -261,12 +268,52 @@ public sealed class InferenceEngine : IDisposable
         for (var o = 0; o < outputRowBytes.Length; o++)
         {
             var data = runner.Output(o, rows);
+            if (Signature.Outputs[o].ElementType == TensorElementType.String)
+            {
+                CopyOutputStrings(runner, batch, o, data);
+                continue;
+            }
+
             var offset = 0;
             foreach (var item in batch)
             {
                 var length = item.RowCount * outputRowBytes[o];
                 data.Slice(offset, length).CopyTo(item.Rows.OutputRows(o, item.FirstRow, item.RowCount));
                 offset += length;
+            }
+        }
+    }
+
+    /// <summary>A string input's values go by content: each request's row set has its own arena.</summary>
+    private void CopyInputStrings(BatchRunner runner, List<WorkItem> batch, int input)
+    {
+        var batchRow = 0;
+        foreach (var item in batch)
+        {
+            for (var r = 0; r < item.RowCount; r++, batchRow++)
+            {
+                var slots = MemoryMarshal.Cast<byte, StringSlot>(item.Rows.InputRow(input, item.FirstRow + r));
+                for (var v = 0; v < slots.Length; v++)
+                {
+                    runner.WriteInputString(input, batchRow, v, item.Rows.InputString(slots[v]));
+                }
+            }
+        }
+    }
+
+    private void CopyOutputStrings(BatchRunner runner, List<WorkItem> batch, int output, ReadOnlySpan<byte> data)
+    {
+        var slots = MemoryMarshal.Cast<byte, StringSlot>(data);
+        var perRow = (int)Signature.Outputs[output].RowSize;
+        var next = 0;
+        foreach (var item in batch)
+        {
+            for (var r = 0; r < item.RowCount; r++)
+            {
+                for (var v = 0; v < perRow; v++)
+                {
+                    item.Rows.WriteOutputString(output, item.FirstRow + r, v, runner.OutputString(slots[next++]));
+                }
             }
         }
     }

@@ -18,6 +18,7 @@ public sealed class AnswerWriter
     private readonly byte[][] _propertyPrefixes;
     private readonly byte[]?[][] _mapKeyPrefixes;
     private readonly int _maxRecordBytes;
+    private readonly int[] _stringOutputs;
 
     public AnswerWriter(ModelSignature signature)
     {
@@ -30,6 +31,7 @@ public sealed class AnswerWriter
         // `"label":` per class of a ZipMap output: its JSON answer is an object keyed by label.
         _mapKeyPrefixes = [.. signature.Outputs.Select(o => o.MapKeys?.Select(k => (byte[]?)System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(k, JsonOptions) + ":")).ToArray() ?? [])];
         _maxRecordBytes = MaxRecordBytes(signature, _propertyPrefixes) + _mapKeyPrefixes.Sum(keys => keys.Sum(k => k!.Length));
+        _stringOutputs = [.. signature.Outputs.Select((o, i) => (o, i)).Where(x => x.o.ElementType == TensorElementType.String).Select(x => x.i)];
     }
 
     private static JsonSerializerOptions JsonOptions { get; } = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -38,7 +40,7 @@ public sealed class AnswerWriter
         type is TensorElementType.Float or TensorElementType.Double or TensorElementType.Int32 or TensorElementType.Int64
             or TensorElementType.Bool or TensorElementType.UInt8 or TensorElementType.Int8 or TensorElementType.Int16
             or TensorElementType.UInt16 or TensorElementType.UInt32 or TensorElementType.UInt64
-            or TensorElementType.Float16 or TensorElementType.BFloat16;
+            or TensorElementType.Float16 or TensorElementType.BFloat16 or TensorElementType.String;
 
     public void Write(AnswerFormat format, RowSet rows, IBufferWriter<byte> output)
     {
@@ -71,15 +73,14 @@ public sealed class AnswerWriter
     /// </summary>
     public void WriteRows(AnswerFormat format, RowSet rows, int firstRow, int count, IBufferWriter<byte> output)
     {
-        // One span per record, sized from the signature: no buffer-writer call per value.
-        var maxRecordBytes = _maxRecordBytes;
+        // One span per record, sized from the signature (and a record's strings): no buffer-writer call per value.
         var end = firstRow + count;
         switch (format)
         {
             case AnswerFormat.Csv:
                 for (var row = firstRow; row < end; row++)
                 {
-                    var line = new SpanCursor(output.GetSpan(maxRecordBytes));
+                    var line = new SpanCursor(output.GetSpan(RecordBytes(rows, row)));
                     WriteCsvLine(rows, row, ref line);
                     output.Advance(line.Length);
                 }
@@ -88,7 +89,7 @@ public sealed class AnswerWriter
             case AnswerFormat.JsonLines:
                 for (var row = firstRow; row < end; row++)
                 {
-                    var line = new SpanCursor(output.GetSpan(maxRecordBytes));
+                    var line = new SpanCursor(output.GetSpan(RecordBytes(rows, row)));
                     WriteJsonObject(rows, row, ref line);
                     line.Append((byte)'\n');
                     output.Advance(line.Length);
@@ -98,7 +99,7 @@ public sealed class AnswerWriter
             default:
                 for (var row = firstRow; row < end; row++)
                 {
-                    var item = new SpanCursor(output.GetSpan(maxRecordBytes));
+                    var item = new SpanCursor(output.GetSpan(RecordBytes(rows, row)));
                     if (row > 0)
                     {
                         item.Append((byte)',');
@@ -112,7 +113,22 @@ public sealed class AnswerWriter
         }
     }
 
-    /// <summary>An upper bound on one record's answer in any format.</summary>
+    /// <summary>An upper bound on one record's answer: the signature's, plus its strings escaped at worst (6 bytes a byte in JSON) and quoted.</summary>
+    private int RecordBytes(RowSet rows, int row)
+    {
+        var total = _maxRecordBytes;
+        foreach (var o in _stringOutputs)
+        {
+            for (var i = 0; i < _signature.Outputs[o].RowSize; i++)
+            {
+                total += (rows.OutputString(o, row, i).Length * 6) + 2;
+            }
+        }
+
+        return total;
+    }
+
+    /// <summary>An upper bound on one record's answer in any format, strings aside.</summary>
     private static int MaxRecordBytes(ModelSignature signature, byte[][] prefixes)
     {
         var total = 4;
@@ -301,11 +317,70 @@ public sealed class AnswerWriter
             case TensorElementType.Bool:
                 line.Append(rows.OutputRow<byte>(o, row)[i] != 0 ? "true"u8 : "false"u8);
                 return;
+            case TensorElementType.String:
+                if (json)
+                {
+                    AppendJsonString(rows.OutputString(o, row, i), ref line);
+                }
+                else
+                {
+                    AppendCsvField(rows.OutputString(o, row, i), ref line);
+                }
+
+                return;
             default:
                 throw new NotSupportedException($"output element type {type}");
         }
 
         line.Advance(written);
+    }
+
+    /// <summary>A JSON string: quote, backslash and control characters escaped, other UTF-8 as it is.</summary>
+    private static void AppendJsonString(ReadOnlySpan<byte> utf8, ref SpanCursor line)
+    {
+        line.Append((byte)'"');
+        foreach (var b in utf8)
+        {
+            switch (b)
+            {
+                case (byte)'"': line.Append("\\\""u8); break;
+                case (byte)'\\': line.Append("\\\\"u8); break;
+                case (byte)'\n': line.Append("\\n"u8); break;
+                case (byte)'\r': line.Append("\\r"u8); break;
+                case (byte)'\t': line.Append("\\t"u8); break;
+                case < 0x20:
+                    line.Append("\\u00"u8);
+                    line.Append((byte)"0123456789abcdef"[b >> 4]);
+                    line.Append((byte)"0123456789abcdef"[b & 0xF]);
+                    break;
+                default: line.Append(b); break;
+            }
+        }
+
+        line.Append((byte)'"');
+    }
+
+    /// <summary>An RFC 4180 field: quoted, with quotes doubled, when it holds a comma, a quote or a line end.</summary>
+    private static void AppendCsvField(ReadOnlySpan<byte> utf8, ref SpanCursor line)
+    {
+        if (utf8.IndexOfAny(",\"\r\n"u8) < 0)
+        {
+            line.Append(utf8);
+            return;
+        }
+
+        line.Append((byte)'"');
+        foreach (var b in utf8)
+        {
+            if (b == (byte)'"')
+            {
+                line.Append((byte)'"');
+            }
+
+            line.Append(b);
+        }
+
+        line.Append((byte)'"');
     }
 
     /// <summary>Writes into one span and counts what it wrote.</summary>

@@ -94,7 +94,12 @@ public static class CsvRecordDecoder
                     if (row >= 0 && field < rowSize)
                     {
                         var target = inputs[fieldInputs[field]];
-                        if (!ValueWriter.TryWrite(target.ElementType, value, rows.InputRow(fieldInputs[field], row), fieldIndices[field]))
+                        if (target.ElementType == TensorElementType.String)
+                        {
+                            // A string column keeps its text as written, unquoted (an empty field is "").
+                            rows.WriteString(fieldInputs[field], row, fieldIndices[field], value);
+                        }
+                        else if (!ValueWriter.TryWrite(target.ElementType, value, rows.InputRow(fieldInputs[field], row), fieldIndices[field]))
                         {
                             throw new RecordException(
                                 value.IsEmpty

@@ -446,7 +446,7 @@ public static class JsonRecordDecoder
                     rows.AddRow();
                 }
 
-                ReadTensor(ref reader, rows.Signature.Inputs[input], rows.InputRow(input, row), row, 0);
+                ReadTensor(ref reader, rows, input, row, row, 0);
                 row++;
             }
 
@@ -473,7 +473,7 @@ public static class JsonRecordDecoder
                 var input = FindInput(ref reader, signature, record, allowSoleFallback: true);
                 seen[input] = true;
                 reader.Read();
-                ReadTensor(ref reader, signature.Inputs[input], rows.InputRow(input, row), record, baseOffset);
+                ReadTensor(ref reader, rows, input, row, record, baseOffset);
             }
 
             RequireAll(seen, signature, record, baseOffset);
@@ -488,7 +488,7 @@ public static class JsonRecordDecoder
                 baseOffset + reader.TokenStartIndex);
         }
 
-        ReadTensor(ref reader, signature.Inputs[0], rows.InputRow(0, row), record, baseOffset);
+        ReadTensor(ref reader, rows, 0, row, record, baseOffset);
     }
 
     private static int FindInput(ref Utf8JsonReader reader, ModelSignature signature, long record, bool allowSoleFallback)
@@ -522,24 +522,28 @@ public static class JsonRecordDecoder
     }
 
     /// <summary>Reads a number or (nested) array of numbers into one row, checking the count and the nesting against the shape.</summary>
-    private static void ReadTensor(ref Utf8JsonReader reader, TensorInfo input, Span<byte> row, long record, long baseOffset)
+    private static void ReadTensor(ref Utf8JsonReader reader, RowSet rows, int inputIndex, int rowIndex, long record, long baseOffset)
     {
+        var input = rows.Signature.Inputs[inputIndex];
+        var row = rows.InputRow(inputIndex, rowIndex);
+        var target = new ValueTarget(rows, inputIndex, rowIndex);
         var rowSize = (int)input.RowSize;
         var start = baseOffset + reader.TokenStartIndex;
-        if (reader.TokenType is JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False)
+        var isString = input.ElementType == TensorElementType.String;
+        if (reader.TokenType is JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False || (isString && reader.TokenType == JsonTokenType.String))
         {
             if (rowSize != 1)
             {
                 throw new RecordException($"record {record}: expected {rowSize} values for input {input.Name}, got 1", record, start);
             }
 
-            WriteNumber(ref reader, input, row, 0, record, start);
+            WriteValue(ref reader, input, row, target, 0, record, start);
             return;
         }
 
         if (reader.TokenType != JsonTokenType.StartArray)
         {
-            throw new RecordException($"record {record}: input {input.Name} expects numbers, got {reader.TokenType}", record, start);
+            throw new RecordException($"record {record}: input {input.Name} expects {(input.ElementType == TensorElementType.String ? "strings" : "numbers")}, got {reader.TokenType}", record, start);
         }
 
         Span<int> counts = stackalloc int[MaxDepth + 1];
@@ -568,16 +572,17 @@ public static class JsonRecordDecoder
                     depth--;
                     break;
                 case JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False:
+                case JsonTokenType.String when isString:
                     if (count < rowSize)
                     {
-                        WriteNumber(ref reader, input, row, count, record, start);
+                        WriteValue(ref reader, input, row, target, count, record, start);
                     }
 
                     counts[depth]++;
                     count++;
                     break;
                 default:
-                    throw new RecordException($"record {record}: input {input.Name} expects numbers, got {reader.TokenType}", record, baseOffset + reader.TokenStartIndex);
+                    throw new RecordException($"record {record}: input {input.Name} expects {(input.ElementType == TensorElementType.String ? "strings" : "numbers")}, got {reader.TokenType}", record, baseOffset + reader.TokenStartIndex);
             }
         }
 
@@ -593,20 +598,47 @@ public static class JsonRecordDecoder
         }
     }
 
-    private static void WriteNumber(ref Utf8JsonReader reader, TensorInfo input, Span<byte> row, int index, long record, long start)
+    private static void WriteValue(ref Utf8JsonReader reader, TensorInfo input, Span<byte> row, ValueTarget target, int index, long record, long start)
     {
         // JSON numbers are never escaped; a number split across buffer segments cannot occur on a span
-        // reader. A bool input also takes JSON's true and false.
-        var ok = reader.TokenType switch
+        // reader. A bool input also takes JSON's true and false; a string input takes JSON strings only.
+        var ok = (reader.TokenType, input.ElementType) switch
         {
-            JsonTokenType.Number => ValueWriter.TryWrite(input.ElementType, reader.ValueSpan, row, index),
-            JsonTokenType.True or JsonTokenType.False when input.ElementType == TensorElementType.Bool => ValueWriter.TryWrite(input.ElementType, reader.TokenType == JsonTokenType.True ? 1 : 0, row, index),
+            (JsonTokenType.String, TensorElementType.String) => WriteString(ref reader, target, index),
+            (JsonTokenType.String, _) or (_, TensorElementType.String) => false,
+            (JsonTokenType.Number, _) => ValueWriter.TryWrite(input.ElementType, reader.ValueSpan, row, index),
+            (JsonTokenType.True or JsonTokenType.False, TensorElementType.Bool) => ValueWriter.TryWrite(input.ElementType, reader.TokenType == JsonTokenType.True ? 1 : 0, row, index),
             _ => false,
         };
 
         if (!ok)
         {
-            throw new RecordException($"record {record}: value {index} is not a {TensorInfo.TypeName(input.ElementType)}", record, start);
+            throw new RecordException($"record {record}: value {index} is not a {TensorInfo.TypeName(input.ElementType)} (input {input.Name})", record, start);
         }
     }
+
+    /// <summary>A JSON string's text, unescaped where it has escapes, into the row set's string arena.</summary>
+    private static bool WriteString(ref Utf8JsonReader reader, ValueTarget target, int index)
+    {
+        if (!reader.ValueIsEscaped)
+        {
+            target.Rows.WriteString(target.Input, target.Row, index, reader.ValueSpan);
+            return true;
+        }
+
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(reader.ValueSpan.Length);
+        try
+        {
+            var length = reader.CopyString(buffer);
+            target.Rows.WriteString(target.Input, target.Row, index, buffer.AsSpan(0, length));
+            return true;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Where a value goes: a string needs its row set's arena, a number only the row's bytes.</summary>
+    private readonly record struct ValueTarget(RowSet Rows, int Input, int Row);
 }

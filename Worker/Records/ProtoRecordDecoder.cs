@@ -78,7 +78,7 @@ public sealed class ProtoRecordDecoder
                     var input = FindInput(key, allowValuesKey: false);
                     if (input >= 0)
                     {
-                        DecodeFeature(feature, input, rows.InputRow(input, row), record);
+                        DecodeFeature(feature, input, rows, row, record);
                         filled[input] = true;
                     }
                 }
@@ -86,7 +86,7 @@ public sealed class ProtoRecordDecoder
 
             if (filled.Length == 1 && !filled[0] && features == 1)
             {
-                DecodeFeature(soleFeature, 0, rows.InputRow(0, row), record);
+                DecodeFeature(soleFeature, 0, rows, row, record);
                 filled[0] = true;
             }
         }
@@ -139,6 +139,11 @@ public sealed class ProtoRecordDecoder
             throw new RecordException($"record {record}: a raw RecordIO record fills a single input, but the model has {_signature.Inputs.Count}", record, offset);
         }
 
+        if (_signature.Inputs[0].ElementType == TensorElementType.String)
+        {
+            throw new RecordException($"record {record}: a raw RecordIO record cannot carry input {_signature.Inputs[0].Name}'s strings; send them as JSON, CSV or TFRecord bytes_list", record, offset);
+        }
+
         var expected = rows.InputRowBytes[0];
         if (data.Length != expected)
         {
@@ -185,10 +190,16 @@ public sealed class ProtoRecordDecoder
         return allowValuesKey && _inputNames.Length == 1 && key.SequenceEqual(ValuesKey) ? 0 : -1;
     }
 
-    private void DecodeFeature(ReadOnlySpan<byte> feature, int input, Span<byte> row, long record)
+    private void DecodeFeature(ReadOnlySpan<byte> feature, int input, RowSet rows, int row, long record)
     {
         var info = _signature.Inputs[input];
-        var values = new RowValues(info, row, record);
+        if (info.ElementType == TensorElementType.String)
+        {
+            DecodeBytesFeature(feature, input, rows, row, record);
+            return;
+        }
+
+        var values = new RowValues(info, rows.InputRow(input, row), record);
         var reader = new ProtoReader(feature);
         while (reader.TryReadTag(out var field, out var wire))
         {
@@ -210,6 +221,50 @@ public sealed class ProtoRecordDecoder
         }
 
         values.RequireComplete();
+    }
+
+    /// <summary>A string input takes a feature's bytes_list, each value one string (UTF-8, as tf.io writes text).</summary>
+    private void DecodeBytesFeature(ReadOnlySpan<byte> feature, int input, RowSet rows, int row, long record)
+    {
+        var info = _signature.Inputs[input];
+        var count = 0;
+        var reader = new ProtoReader(feature);
+        while (reader.TryReadTag(out var field, out var wire))
+        {
+            if (field is 2 or 3)
+            {
+                throw new RecordException($"record {record}: feature for input {info.Name} is a {(field == 2 ? "float_list" : "int64_list")}; the input takes strings (a bytes_list)", record, 0);
+            }
+
+            if (field != 1 || wire != ProtoReader.LengthDelimited)
+            {
+                reader.Skip(wire);
+                continue;
+            }
+
+            var list = new ProtoReader(reader.ReadLengthDelimited());
+            while (list.TryReadTag(out var listField, out var listWire))
+            {
+                if (listField != 1 || listWire != ProtoReader.LengthDelimited)
+                {
+                    list.Skip(listWire);
+                    continue;
+                }
+
+                var value = list.ReadLengthDelimited();
+                if (count < info.RowSize)
+                {
+                    rows.WriteString(input, row, count, value);
+                }
+
+                count++;
+            }
+        }
+
+        if (count != info.RowSize)
+        {
+            throw new RecordException($"record {record}: expected {info.RowSize} values for input {info.Name}, got {count}", record, 0);
+        }
     }
 
     private void DecodeValue(ReadOnlySpan<byte> value, int input, Span<byte> row, long record)

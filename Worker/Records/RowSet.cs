@@ -13,6 +13,9 @@ public sealed class RowSet : IDisposable
 {
     private readonly byte[][] _inputs;
     private readonly byte[]?[] _outputs;
+    private readonly StringArena? _inputStrings;
+    private readonly StringArena? _outputStrings;
+    private readonly Lock _outputStringsGate = new();
     private int _capacity;
 
     public RowSet(ModelSignature signature, int expectedRows = 16)
@@ -28,6 +31,8 @@ public sealed class RowSet : IDisposable
         }
 
         _outputs = new byte[signature.Outputs.Count][];
+        _inputStrings = signature.Inputs.Any(i => i.ElementType == TensorElementType.String) ? new StringArena() : null;
+        _outputStrings = signature.Outputs.Any(o => o.ElementType == TensorElementType.String) ? new StringArena() : null;
     }
 
     public ModelSignature Signature { get; }
@@ -60,6 +65,34 @@ public sealed class RowSet : IDisposable
     public ReadOnlySpan<byte> InputRows(int input, int firstRow, int count) =>
         _inputs[input].AsSpan(firstRow * InputRowBytes[input], count * InputRowBytes[input]);
 
+    /// <summary>Sets value <paramref name="index"/> of a string input's row to <paramref name="utf8"/> (a row starts with empty strings).</summary>
+    public void WriteString(int input, int row, int index, ReadOnlySpan<byte> utf8) =>
+        MemoryMarshal.Cast<byte, StringSlot>(InputRow(input, row))[index] = _inputStrings!.Append(utf8);
+
+    /// <summary>The UTF-8 bytes a string input's slot points at.</summary>
+    public ReadOnlySpan<byte> InputString(StringSlot slot) => _inputStrings![slot];
+
+    /// <summary>
+    /// Sets a string output's value. Slices of one request run on several inference workers at once,
+    /// so appends to the one output arena take a lock; string outputs are labels, a few per record.
+    /// </summary>
+    public void WriteOutputString(int output, int row, int index, ReadOnlySpan<byte> utf8)
+    {
+        lock (_outputStringsGate)
+        {
+            MemoryMarshal.Cast<byte, StringSlot>(OutputRows(output, row, 1))[index] = _outputStrings!.Append(utf8);
+        }
+    }
+
+    /// <summary>A string output's value; read once inference has finished with the row.</summary>
+    public ReadOnlySpan<byte> OutputString(int output, int row, int index)
+    {
+        lock (_outputStringsGate)
+        {
+            return _outputStrings![OutputRow<StringSlot>(output, row)[index]];
+        }
+    }
+
     /// <summary>Rents the output buffers once every row is decoded.</summary>
     public void PrepareOutputs()
     {
@@ -78,6 +111,8 @@ public sealed class RowSet : IDisposable
 
     public void Dispose()
     {
+        _inputStrings?.Dispose();
+        _outputStrings?.Dispose();
         foreach (var buffer in _inputs)
         {
             ArrayPool<byte>.Shared.Return(buffer);
@@ -185,6 +220,8 @@ internal static class ValueWriter
                 }
 
                 return false;
+            case TensorElementType.String or TensorElementType.Undefined:
+                return false;
             default:
                 return double.IsInteger(value) && value is >= long.MinValue and < 9.2233720368547758E+18 && TryWrite(type, (long)value, row, index)
                     || type == TensorElementType.UInt64 && double.IsInteger(value) && value is >= 0 and < 1.8446744073709552E+19 && Set(row, index, (ulong)value);
@@ -202,14 +239,16 @@ internal static class ValueWriter
         TensorElementType.UInt16 => value is >= 0 and <= ushort.MaxValue && Set(row, index, (ushort)value),
         TensorElementType.UInt32 => value is >= 0 and <= uint.MaxValue && Set(row, index, (uint)value),
         TensorElementType.UInt64 => value >= 0 && Set(row, index, (ulong)value),
-        _ => TryWrite(type, (double)value, row, index),
+        TensorElementType.Float or TensorElementType.Double or TensorElementType.Float16 or TensorElementType.BFloat16 or TensorElementType.Bool
+            => TryWrite(type, (double)value, row, index),
+        _ => false, // strings are never written from a number
     };
 
     public static bool IsDecodable(TensorElementType type) =>
         type is TensorElementType.Float or TensorElementType.Double or TensorElementType.Float16 or TensorElementType.BFloat16
             or TensorElementType.Int8 or TensorElementType.Int16 or TensorElementType.Int32 or TensorElementType.Int64
             or TensorElementType.UInt8 or TensorElementType.UInt16 or TensorElementType.UInt32 or TensorElementType.UInt64
-            or TensorElementType.Bool;
+            or TensorElementType.Bool or TensorElementType.String;
 
     /// <summary>float32 → bfloat16 (the top 16 bits), rounded to nearest even; NaN stays a quiet NaN.</summary>
     public static ushort BFloat16Bits(float value)

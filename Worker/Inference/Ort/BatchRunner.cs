@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
+using Worker.Records;
 
 namespace Worker.Inference.Ort;
 
@@ -20,6 +21,9 @@ public sealed class BatchRunner : IDisposable
     private readonly OrtValue[]?[] _inputValues;
     private readonly OrtValue[]?[] _outputValues;
     private readonly RunOptions _runOptions = new();
+    private readonly StringArena _inputStrings = new();
+    private readonly StringArena _outputStrings = new();
+    private readonly bool _ortAllocatesOutputs;
 
     internal BatchRunner(OnnxSession session, int maxRows)
     {
@@ -34,12 +38,22 @@ public sealed class BatchRunner : IDisposable
         _outputs = [.. _signature.OutputRowBytes.Select(bytes => GC.AllocateUninitializedArray<byte>(Math.Max(bytes * maxRows, 1), pinned: true))];
         _inputValues = new OrtValue[]?[maxRows + 1];
         _outputValues = new OrtValue[]?[maxRows + 1];
+
+        // Sequences of maps and string tensors cannot be bound to a buffer the worker owns.
+        _ortAllocatesOutputs = _signature.HasMapOutputs || _signature.Outputs.Any(o => o.ElementType == TensorElementType.String);
     }
 
     public int MaxRows { get; }
 
     /// <summary>Input <paramref name="input"/>'s buffer for <paramref name="rows"/> rows, to fill before <see cref="Run"/>.</summary>
     public Span<byte> Input(int input, int rows) => _inputs[input].AsSpan(0, rows * _signature.InputRowBytes[input]);
+
+    /// <summary>Sets value <paramref name="index"/> of row <paramref name="row"/> of a string input for the next <see cref="Run"/>.</summary>
+    public void WriteInputString(int input, int row, int index, ReadOnlySpan<byte> utf8) =>
+        MemoryMarshal.Cast<byte, StringSlot>(_inputs[input].AsSpan(row * _signature.InputRowBytes[input], _signature.InputRowBytes[input]))[index] = _inputStrings.Append(utf8);
+
+    /// <summary>A string output's value from the last <see cref="Run"/>: its slot in <see cref="Output"/>'s row.</summary>
+    public ReadOnlySpan<byte> OutputString(StringSlot slot) => _outputStrings[slot];
 
     /// <summary>Output <paramref name="output"/>'s rows of the last <see cref="Run"/>, valid until the next.</summary>
     public ReadOnlySpan<byte> Output(int output, int rows) => _outputs[output].AsSpan(0, rows * _signature.OutputRowBytes[output]);
@@ -67,7 +81,8 @@ public sealed class BatchRunner : IDisposable
         }
 
         var inputs = _inputValues[rows] ??= CreateValues(_signature.Inputs, _inputs, rows);
-        if (_signature.HasMapOutputs)
+        FillStringInputs(inputs, rows);
+        if (_ortAllocatesOutputs)
         {
             RunWithOrtOutputs(inputs, rows);
             return;
@@ -78,6 +93,29 @@ public sealed class BatchRunner : IDisposable
     }
 
     /// <summary>
+    /// ORT keeps string tensors as its own strings: the values made once per row count are
+    /// overwritten in place from this batch's slots (a row that was never set is empty).
+    /// </summary>
+    private void FillStringInputs(OrtValue[] values, int rows)
+    {
+        for (var i = 0; i < _inputs.Length; i++)
+        {
+            if (_signature.Inputs[i].ElementType != TensorElementType.String)
+            {
+                continue;
+            }
+
+            var slots = MemoryMarshal.Cast<byte, StringSlot>(_inputs[i].AsSpan(0, rows * _signature.InputRowBytes[i]));
+            for (var e = 0; e < slots.Length; e++)
+            {
+                values[i].StringTensorSetElementAt(_inputStrings[slots[e]], e);
+            }
+        }
+
+        _inputStrings.Clear();
+    }
+
+    /// <summary>
     /// A sequence of maps (ZipMap) cannot be bound to a buffer: ORT allocates every output, and each
     /// is copied into this runner's output buffers, a map's values as a float row in key order. This
     /// costs two OrtValue wrappers per record (the map and its values), which ORT's API requires.
@@ -85,11 +123,28 @@ public sealed class BatchRunner : IDisposable
     private void RunWithOrtOutputs(OrtValue[] inputs, int rows)
     {
         using var results = _session.Run(_runOptions, _inputNames, inputs, _outputNames);
+        _outputStrings.Clear();
         for (var o = 0; o < _outputs.Length; o++)
         {
             var info = _signature.Outputs[o];
             var rowBytes = _signature.OutputRowBytes[o];
             var destination = _outputs[o].AsSpan(0, rows * rowBytes);
+            if (info.ElementType == TensorElementType.String)
+            {
+                var slots = MemoryMarshal.Cast<byte, StringSlot>(destination);
+                if (results[o].GetTensorTypeAndShape().ElementCount != slots.Length)
+                {
+                    throw new InferenceException($"output {info.Name} has {results[o].GetTensorTypeAndShape().ElementCount} strings, expected {slots.Length} for {rows} rows");
+                }
+
+                for (var e = 0; e < slots.Length; e++)
+                {
+                    slots[e] = _outputStrings.Append(results[o].GetStringElementAsSpan(e));
+                }
+
+                continue;
+            }
+
             if (info.MapKeys is null)
             {
                 var data = results[o].GetTensorDataAsSpan<byte>();
@@ -135,6 +190,8 @@ public sealed class BatchRunner : IDisposable
         }
 
         _runOptions.Dispose();
+        _inputStrings.Dispose();
+        _outputStrings.Dispose();
     }
 
     private OrtValue[] CreateValues(IReadOnlyList<TensorInfo> tensors, byte[][] buffers, int rows)
@@ -147,6 +204,12 @@ public sealed class BatchRunner : IDisposable
             if (_signature.IsBatchable && shape.Length > 0)
             {
                 shape[0] = rows;
+            }
+
+            if (tensor.ElementType == TensorElementType.String)
+            {
+                values[i] = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, shape);
+                continue;
             }
 
             var bytes = (long)tensor.RowSize * tensor.ElementSize * rows;

@@ -186,6 +186,8 @@ public sealed class OnnxSession : IDisposable
             return signature;
         }
 
+        // Zeros, and empty strings for string inputs.
+
         var inputs = new List<OrtValue>();
         try
         {
@@ -195,6 +197,12 @@ public sealed class OnnxSession : IDisposable
                 if (shape.Length > 0)
                 {
                     shape[0] = rows;
+                }
+
+                if (input.ElementType == TensorElementType.String)
+                {
+                    inputs.Add(OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, shape));
+                    continue;
                 }
 
                 var bytes = rows * input.RowSize * input.ElementSize;

@@ -64,6 +64,9 @@ public sealed record TensorInfo(string Name, TensorElementType ElementType, long
     {
         TensorElementType.Float or TensorElementType.Int32 or TensorElementType.UInt32 => 4,
         TensorElementType.Double or TensorElementType.Int64 or TensorElementType.UInt64 => 8,
+
+        // A string's place in a row: a slot (offset, length) into its row set's UTF-8 arena.
+        TensorElementType.String => Records.StringSlot.Size,
         TensorElementType.UInt8 or TensorElementType.Int8 or TensorElementType.Bool => 1,
         TensorElementType.UInt16 or TensorElementType.Int16 or TensorElementType.Float16 or TensorElementType.BFloat16 => 2,
         _ => 0,
@@ -75,6 +78,7 @@ public sealed record TensorInfo(string Name, TensorElementType ElementType, long
         TensorElementType.Double => "float64",
         TensorElementType.Int32 => "int32",
         TensorElementType.Int64 => "int64",
+        TensorElementType.String => "string",
         _ => type.ToString().ToLowerInvariant(),
     };
 }

@@ -16,6 +16,7 @@ down to a few fixed weights so the tests compute every expected answer themselve
   image_uint8     a uint8 image input [None,2,2,3] -> the mean of each channel, float [None,3]
   half            a float16 model: x16 float16 [None,3] -> y16 = 2 * x16
   identity_types  one [None,2] input of every tensor type ORT runs, each passed to an output of its type
+  identity_str    text string [None,2] -> same string [None,2] (quoting and escaping round trips)
 """
 import os
 import onnx
@@ -140,6 +141,12 @@ def identity_types():
                [helper.make_tensor_value_info(f"out_{name}", t, [None, 2]) for name, t in TYPES]), "identity_types")
 
 
+def identity_str():
+    save(model([helper.make_node("Identity", ["text"], ["same"])], "identity_str",
+               [helper.make_tensor_value_info("text", TensorProto.STRING, [None, 2])],
+               [helper.make_tensor_value_info("same", TensorProto.STRING, [None, 2])]), "identity_str")
+
+
 if __name__ == "__main__":
     logistic_regression("zipmap_int", [0, 1, 2])
     logistic_regression("zipmap_str", ["setosa", "versicolor", "virginica"])
@@ -150,3 +157,4 @@ if __name__ == "__main__":
     image_uint8()
     half()
     identity_types()
+    identity_str()
