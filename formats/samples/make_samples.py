@@ -138,6 +138,40 @@ def main():
     case("models", "two-inputs-jsonl", request("application/jsonlines", b'{"a": [1, 2], "b": [3, 4]}\n{"a": [0.5, -1], "b": [2, -7]}\n'),
          "JSON objects keyed by input name", model="two_inputs")
 
+    # Models in the exporters' shapes (formats/models/exporters): every element type, strings, ZipMap,
+    # one input per DataFrame column, a fixed batch of 4.
+    ex = "exporters/"
+    case("exporters", "zipmap-int-jsonl", request("text/csv", b"5.1,3.5,1.4,0.2\n6.7,3,5.2,2.3\n", "application/jsonlines"),
+         "skl2onnx LogisticRegression: int64 label and ZipMap probabilities as an object keyed by class", model=ex + "zipmap_int")
+    case("exporters", "zipmap-str-csv", request("text/csv", b"5.1,3.5,1.4,0.2\n6.7,3,5.2,2.3\n", "text/csv"),
+         "string class labels: the label, then each class's probability in label order", model=ex + "zipmap_str")
+    case("exporters", "zipmap-str-json", request("application/json", b'{"instances": [[5.1,3.5,1.4,0.2]]}', "application/json"),
+         "string labels and a ZipMap keyed by string, as JSON", model=ex + "zipmap_str")
+    case("exporters", "dataframe-header", request("text/csv; header=present",
+         b'color,is_wild,petal_count,sepal_length\n"green, light",False,0,-2.5\nred,True,3,5.1\n', "text/csv"),
+         "one [None,1] input per DataFrame column, mapped by the header's names; a quoted string column", model=ex + "dataframe_str")
+    case("exporters", "dataframe-jsonl", request("application/jsonlines",
+         b'{"sepal_length": 5.1, "petal_count": 3, "is_wild": true, "color": "red"}\n', "application/jsonlines"),
+         "JSON objects keyed by input name: numbers, a boolean and a string", model=ex + "dataframe_str")
+    case("exporters", "fixed-batch4-csv", request("text/csv", b"0,0,1\n1,-0.5,2\n2,-1,3\n3,-1.5,4\n4,-2,5\n", "text/csv"),
+         "a fixed batch of 4 (torch.onnx.export without dynamic_axes): five records, two Runs, the last padded", model=ex + "fixed_batch4")
+    case("exporters", "image-uint8-recordio", request("application/x-recordio",
+         inputs.recordio_frame(bytes([0, 10, 255, 20, 30, 255, 40, 50, 0, 60, 70, 0])), "application/jsonlines"),
+         "a uint8 image [None,2,2,3] as raw little-endian bytes", model=ex + "image_uint8")
+    case("exporters", "half-csv", request("text/csv", b"1.5,-0.1,65504\n", "application/jsonlines"),
+         "float16 in and out (65504 doubled overflows: null in JSON)", model=ex + "half")
+    case("exporters", "identity-types-csv", request("text/csv",
+         b"0.5,-65504,1.5,-256,0.1,-1e-30,0.1,1e300,-128,127,-32768,32767,-2147483648,2147483647,"
+         b"-9223372036854775808,9223372036854775807,0,255,0,65535,0,4294967295,0,18446744073709551615,true,false\n",
+         "application/jsonlines"), "every tensor type's edge values through Identity", model=ex + "identity_types")
+    case("exporters", "identity-str-json", request("application/json",
+         json.dumps({"instances": [["with, comma", "say \"hi\""], ["two\nlines", "caf\u00e9"]]}).encode(), "text/csv"),
+         "strings through Identity: RFC 4180 quoting in CSV answers", model=ex + "identity_str")
+    case("exporters", "uint8-out-of-range", request("text/csv", b"0,10,256,20,30,255,40,50,0,60,70,0\n"),
+         "256 does not fit a uint8 input: 400 naming the record", model=ex + "image_uint8")
+    case("exporters", "dataframe-missing-column", request("text/csv; header=present", b"sepal_length,petal_count\n5.1,3\n"),
+         "the header has no column for two inputs: 400 naming them", model=ex + "dataframe_str")
+
     # Errors: status and JSON error with the record at fault.
     frames = bytearray(tfrecord_body(ROWS))
     frames[-1] ^= 0xFF
