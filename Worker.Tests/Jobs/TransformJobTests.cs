@@ -339,4 +339,50 @@ public sealed class TransformJobTests : IDisposable
         Assert.False(report.Succeeded);
         Assert.Contains("no *.onnx", report.JobError);
     }
+
+    [Fact]
+    public async Task ExporterShapedModelsTransformWithCorrectAnswers()
+    {
+        // A pandas DataFrame written with to_csv(index=False, header=False) and as JSON Lines records,
+        // through skl2onnx's DataFrame pipeline with a string column; and iris rows through the
+        // string-labelled ZipMap classifier, both as a transform job runs them (MultiRecord, Line).
+        var frame = new[] { (5.1f, 3L, true, "red"), (-2.5f, 0L, false, "green, light"), (0.75f, 12L, true, "blue") };
+        Write("frame/part-0.csv", Encoding.UTF8.GetBytes(string.Concat(frame.Select(r =>
+            $"{r.Item1.ToString("R", CultureInfo.InvariantCulture)},{r.Item2},{(r.Item3 ? "True" : "False")},{(r.Item4.Contains(',') ? $"\"{r.Item4}\"" : r.Item4)}\n"))));
+        Write("frame/part-1.jsonl", Encoding.UTF8.GetBytes(string.Concat(frame.Select(r =>
+            $"{{\"sepal_length\": {r.Item1.ToString("R", CultureInfo.InvariantCulture)}, \"petal_count\": {r.Item2}, \"is_wild\": {(r.Item3 ? "true" : "false")}, \"color\": \"{r.Item4}\"}}\n"))));
+        var (frameReport, frameConsole) = await RunAsync(Options(Path.Combine(_root, "in", "frame")) with
+        {
+            ModelDirectory = ExporterModels.Directory("dataframe_str"),
+            Accept = "text/csv",
+            AssembleWith = AssembleWith.Line,
+        });
+        Assert.True(frameReport.Succeeded, Why(frameReport, frameConsole));
+        var expected = frame.Select(r => ExporterModels.DataFrameWithColor(r.Item1, r.Item2, r.Item3, r.Item4)).ToArray();
+        foreach (var file in new[] { "part-0.csv.out", "part-1.jsonl.out" })
+        {
+            var answers = Lines(Out(file)).Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+            Assert.Equal(expected, answers, new Inference.ToleranceComparer(1e-6f));
+        }
+
+        float[][] iris = [[5.1f, 3.5f, 1.4f, 0.2f], [6.7f, 3.0f, 5.2f, 2.3f], [4.9f, 2.4f, 3.3f, 1.0f]];
+        Write("iris/iris.csv", Encoding.UTF8.GetBytes(string.Concat(iris.Select(r => string.Join(",", r.Select(v => v.ToString("R", CultureInfo.InvariantCulture))) + "\n"))));
+        var (irisReport, irisConsole) = await RunAsync(Options(Path.Combine(_root, "in", "iris")) with
+        {
+            Output = Path.Combine(_root, "out-iris"),
+            ModelDirectory = ExporterModels.Directory("zipmap_str"),
+            Accept = "application/jsonlines",
+            AssembleWith = AssembleWith.Line,
+        });
+        Assert.True(irisReport.Succeeded, Why(irisReport, irisConsole));
+        var lines = Lines(Path.Combine(_root, "out-iris", "iris.csv.out"));
+        string[] labels = ["setosa", "versicolor", "virginica"];
+        for (var r = 0; r < iris.Length; r++)
+        {
+            var (p, label) = ExporterModels.LogisticRegression(iris[r]);
+            using var answer = System.Text.Json.JsonDocument.Parse(lines[r]);
+            Assert.Equal(labels[label], answer.RootElement.GetProperty("output_label").GetString());
+            Assert.Equal(p, answer.RootElement.GetProperty("output_probability").EnumerateObject().Select(e => e.Value.GetSingle()), new Inference.ToleranceComparer(1e-5f));
+        }
+    }
 }
