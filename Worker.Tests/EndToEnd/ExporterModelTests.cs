@@ -252,7 +252,8 @@ public class ExporterModelTests
     }
 
     [Theory]
-    [InlineData("tokens", "input_ids", "only the first dimension may be dynamic")]
+    [InlineData("bad_shapes/per_token_output", "logits", "per-token outputs are not served yet")]
+    [InlineData("bad_shapes/dynamic_strings", "text", "not for strings")]
     public async Task AModelTheWorkerCannotFeedYetIsA503NamingTheInputAndTheReason(string model, string name, string reason)
     {
         await using var host = TestServers.Start(new WorkerSettings { ModelDirectory = ExporterModels.Directory(model), Device = Worker.Inference.Ort.DevicePreference.Cpu }, ready: false);
@@ -359,4 +360,74 @@ public class ExporterModelTests
 
     private static float[] ParseFloats(string body) =>
         [.. body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(v => float.Parse(v, CultureInfo.InvariantCulture))];
+
+    [Fact]
+    public async Task TokenIdsOfVaryingLengthRunInShapeGroupsAndAnswerInOrder()
+    {
+        // input_ids and attention_mask [batch, sequence], both axes dynamic; id_sum = sum(ids * mask),
+        // lengths = sum(mask). Records of lengths 3, 3, 5, 3, 1: four Runs (3,3 | 5 | 3 | 1), in order.
+        await using var host = Start("tokens");
+        long[][] ids = [[101, 7, 102], [101, 9, 102], [101, 5, 6, 7, 102], [1, 2, 3], [42]];
+        long[][] masks = [[1, 1, 1], [1, 1, 0], [1, 1, 1, 1, 0], [0, 0, 1], [1]];
+        var body = string.Concat(ids.Select((row, r) => $"{{\"input_ids\": [{string.Join(",", row)}], \"attention_mask\": [{string.Join(",", masks[r])}]}}\n"));
+        var response = await ModelServers.PostAsync(host.Port, "application/jsonlines", body, "text/csv");
+        Assert.Equal(200, response.Status);
+        var expected = string.Concat(ids.Select((row, r) => $"{row.Zip(masks[r]).Sum(p => p.First * p.Second)},{masks[r].Sum()}\n"));
+        Assert.Equal(expected, response.BodyText);
+
+        // The same records as one JSON document, and one at a time under SINGLE_RECORD clients in parallel.
+        var json = await ModelServers.PostAsync(host.Port, "application/json", "{\"instances\": [" + string.Join(",", body.TrimEnd().Split('\n')) + "]}", "text/csv");
+        Assert.Equal(expected, json.BodyText);
+        var one = await Task.WhenAll(body.TrimEnd().Split('\n').Select(line => ModelServers.PostAsync(host.Port, "application/jsonlines", line + "\n", "text/csv")));
+        Assert.Equal(expected, string.Concat(one.Select(r => r.BodyText)));
+    }
+
+    [Fact]
+    public async Task ManyRecordsOfFewLengthsShareBatches()
+    {
+        await using var host = Start("tokens", new WorkerSettings { MaxBatchRows = 4, InferenceWorkers = 2, IntraOpThreads = 1 });
+        var random = new Random(3);
+        var records = Enumerable.Range(0, 200).Select(_ => Enumerable.Range(0, random.Next(1, 4) * 2).Select(_ => (long)random.Next(0, 1000)).ToArray()).ToArray();
+        var body = string.Concat(records.Select(row => $"{{\"input_ids\": [{string.Join(",", row)}], \"attention_mask\": [{string.Join(",", row.Select(_ => 1))}]}}\n"));
+        var response = await ModelServers.PostAsync(host.Port, "application/jsonlines", body, "text/csv");
+        Assert.Equal(200, response.Status);
+        Assert.Equal(string.Concat(records.Select(row => $"{row.Sum()},{row.Length}\n")), response.BodyText);
+    }
+
+    [Theory]
+    [InlineData("{\"input_ids\": [1, 2, 3], \"attention_mask\": [1, 1]}\n", "share the axis 'sequence' but have 3 and 2")]
+    [InlineData("{\"input_ids\": [[1, 2], [3]], \"attention_mask\": [1, 1]}\n", "not a tensor of its shape")]
+    [InlineData("{\"input_ids\": 5, \"attention_mask\": [1]}\n", "send an array")]
+    [InlineData("{\"input_ids\": [], \"attention_mask\": []}\n", "has no values")]
+    [InlineData("{\"input_ids\": [1, 2.5], \"attention_mask\": [1, 1]}\n", "is not a int64")]
+    public async Task ARecordWhoseSizesDoNotFitIsA400NamingIt(string line, string reason)
+    {
+        await using var host = Start("tokens");
+        var response = await ModelServers.PostAsync(host.Port, "application/jsonlines", "{\"input_ids\": [1], \"attention_mask\": [1]}\n" + line);
+        Assert.Equal(400, response.Status);
+        using var error = JsonDocument.Parse(response.BodyText);
+        Assert.Equal(1, error.RootElement.GetProperty("record").GetInt64());
+        Assert.Contains(reason, error.RootElement.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task AOneInputModelWithADynamicAxisTakesCsvRowsOfAnyLength()
+    {
+        // sequence_mean: x float [batch, sequence, 2] -> the mean over the sequence, [batch, 2].
+        await using var host = Start("sequence_mean");
+        var csv = await ModelServers.PostAsync(host.Port, "text/csv", "1,2,3,4\n10,20\n1,1,2,2,3,3\n", "text/csv");
+        Assert.Equal(200, csv.Status);
+        Assert.Equal("2,3\n10,20\n2,2\n", csv.BodyText);
+
+        var nested = await ModelServers.PostAsync(host.Port, "application/jsonlines", "[[1,2],[3,4]]\n[1,2,3,4]\n", "text/csv");
+        Assert.Equal("2,3\n2,3\n", nested.BodyText);
+
+        var odd = await ModelServers.PostAsync(host.Port, "text/csv", "1,2,3\n");
+        Assert.Equal(400, odd.Status);
+        Assert.Contains("a multiple of 2", odd.BodyText);
+
+        var framed = await ModelServers.PostAsync(host.Port, "application/x-recordio", FrameWriters.RecordIO(new byte[8]));
+        Assert.Equal(400, framed.Status);
+        Assert.Contains("dynamic dimensions", framed.BodyText);
+    }
 }

@@ -57,8 +57,7 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
             return;
         }
 
-        var maxBatch = Engine.Options.MaxBatchRows;
-        if (rows.RowCount <= maxBatch)
+        if (!Engine.NeedsSlices(rows))
         {
             try
             {
@@ -76,7 +75,8 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
             return;
         }
 
-        // A request larger than one batch: its slices run while the answers of those before them are written.
+        // A request larger than one batch (or of records of several shapes): its slices run while the
+        // answers of those before them are written.
         var slices = await Engine.SubmitAsync(rows, cancellationToken).ConfigureAwait(false);
         response.StatusCode = 200;
         response.ContentType = MediaTypes.ContentTypeOf(answer);
@@ -85,17 +85,16 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
         {
             try
             {
-                await slices[s].ConfigureAwait(false);
+                await slices[s].Completion.ConfigureAwait(false);
             }
             catch (InferenceException e)
             {
-                await InferenceEngine.WhenAllSettled(slices).ConfigureAwait(false);
+                await InferenceEngine.WhenAllSettled(slices.Select(slice => slice.Completion).ToArray()).ConfigureAwait(false);
                 response.SetError(500, "inference failed: " + e.Message);
                 return;
             }
 
-            var first = s * maxBatch;
-            _answers.WriteRows(answer, rows, first, Math.Min(maxBatch, rows.RowCount - first), response.Body);
+            _answers.WriteRows(answer, rows, slices[s].FirstRow, slices[s].RowCount, response.Body);
         }
 
         AnswerWriter.WriteEnd(answer, response.Body);

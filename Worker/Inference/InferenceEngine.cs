@@ -72,7 +72,7 @@ public sealed class InferenceEngine : IDisposable
     /// <summary>Runs every row of <paramref name="rows"/> and fills its outputs. Waits (backpressure) while the queue is full.</summary>
     public async ValueTask RunAsync(RowSet rows, CancellationToken cancellationToken)
     {
-        if (rows.RowCount <= Options.MaxBatchRows)
+        if (rows.RowCount <= Options.MaxBatchRows && !Signature.HasDynamicInputs)
         {
             rows.PrepareOutputs();
             var item = new WorkItem(rows, 0, rows.RowCount);
@@ -81,38 +81,59 @@ public sealed class InferenceEngine : IDisposable
             return;
         }
 
-        await Task.WhenAll(await SubmitAsync(rows, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+        var slices = await SubmitAsync(rows, cancellationToken).ConfigureAwait(false);
+        foreach (var slice in slices)
+        {
+            await slice.Completion.ConfigureAwait(false);
+        }
     }
+
+    /// <summary>Whether <see cref="RunAsync"/> would cut the rows into several slices (the caller may then write each slice's answers as it finishes).</summary>
+    public bool NeedsSlices(RowSet rows) => rows.RowCount > Options.MaxBatchRows || Signature.HasDynamicInputs;
 
     /// <summary>
     /// Queues the rows as slices of at most max batch rows, in order, and returns each slice's
-    /// completion, so that a caller can write slice k's answers while later slices run. Waits
+    /// completion, so that a caller can write slice k's answers while later slices run. A model with
+    /// dynamic axes also cuts a slice where a record's sizes change: one Run takes one shape. Waits
     /// (backpressure) while the queue is full. Cancelled part-way, it waits for the slices already
     /// queued before it throws: they read and write the row set, which the caller then frees.
     /// </summary>
-    public async ValueTask<Task[]> SubmitAsync(RowSet rows, CancellationToken cancellationToken)
+    public async ValueTask<Slice[]> SubmitAsync(RowSet rows, CancellationToken cancellationToken)
     {
         rows.PrepareOutputs();
         var maxBatch = Options.MaxBatchRows;
-        var slices = new Task[(rows.RowCount + maxBatch - 1) / maxBatch];
-        for (var s = 0; s < slices.Length; s++)
+        var slices = new List<Slice>((rows.RowCount + maxBatch - 1) / maxBatch);
+        var dynamic = Signature.HasDynamicInputs;
+        for (var first = 0; first < rows.RowCount;)
         {
-            var first = s * maxBatch;
-            var item = new WorkItem(rows, first, Math.Min(maxBatch, rows.RowCount - first));
+            var count = Math.Min(maxBatch, rows.RowCount - first);
+            if (dynamic)
+            {
+                var end = first + 1;
+                while (end < first + count && RowSet.SameShape(rows, first, rows, end))
+                {
+                    end++;
+                }
+
+                count = end - first;
+            }
+
+            var item = new WorkItem(rows, first, count);
             try
             {
                 await _queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
-                await WhenAllSettled(slices.AsMemory(0, s)).ConfigureAwait(false);
+                await WhenAllSettled(slices.Select(s => s.Completion).ToArray()).ConfigureAwait(false);
                 throw;
             }
 
-            slices[s] = item.Completion.Task;
+            slices.Add(new Slice(item.Completion.Task, first, count));
+            first += count;
         }
 
-        return slices;
+        return [.. slices];
     }
 
     /// <summary>Waits until every task has ended, failed or not (their failures are the caller's to read).</summary>
@@ -209,7 +230,9 @@ public sealed class InferenceEngine : IDisposable
     {
         while (rows < maxBatch && reader.TryPeek(out var next))
         {
-            if (rows > 0 && rows + next.RowCount > maxBatch)
+            // Only records of one shape share a Run (models with dynamic axes).
+            if (rows > 0 && (rows + next.RowCount > maxBatch
+                || next.Rows.Signature.HasDynamicInputs && !RowSet.SameShape(batch[0].Rows, batch[0].FirstRow, next.Rows, next.FirstRow)))
             {
                 break;
             }
@@ -254,6 +277,12 @@ public sealed class InferenceEngine : IDisposable
                 continue;
             }
 
+            if (Signature.Inputs[i].HasDynamicAxes)
+            {
+                CopyDynamicInput(runner, batch, i, rows);
+                continue;
+            }
+
             var destination = runner.Input(i, rows);
             var offset = 0;
             foreach (var item in batch)
@@ -280,6 +309,23 @@ public sealed class InferenceEngine : IDisposable
                 var length = item.RowCount * outputRowBytes[o];
                 data.Slice(offset, length).CopyTo(item.Rows.OutputRows(o, item.FirstRow, item.RowCount));
                 offset += length;
+            }
+        }
+    }
+
+    /// <summary>Every record in the batch has the first one's sizes (Gather makes sure), so their values stack into one tensor.</summary>
+    private static void CopyDynamicInput(BatchRunner runner, List<WorkItem> batch, int input, int rows)
+    {
+        var first = batch[0];
+        var destination = runner.DynamicInput(input, rows, first.Rows.DynamicDims(input, first.FirstRow));
+        var offset = 0;
+        foreach (var item in batch)
+        {
+            for (var r = 0; r < item.RowCount; r++)
+            {
+                var values = item.Rows.DynamicValues(input, item.FirstRow + r);
+                values.CopyTo(destination[offset..]);
+                offset += values.Length;
             }
         }
     }
@@ -317,6 +363,9 @@ public sealed class InferenceEngine : IDisposable
             }
         }
     }
+
+    /// <summary>One queued slice of a request: its rows, and the task that completes when they have run.</summary>
+    public readonly record struct Slice(Task Completion, int FirstRow, int RowCount);
 
     private sealed class WorkItem(RowSet rows, int firstRow, int rowCount)
     {

@@ -90,9 +90,14 @@ public static class ModelLoader
                 throw new ModelLoadException($"{path}: input {input.Name} is {TensorInfo.TypeName(input.ElementType)}; the worker feeds tensors of float16, bfloat16, float32, float64, int8-int64, uint8-uint64 and bool");
             }
 
-            if (input.RowSize < 1)
+            if (input.HasDynamicAxes && (input.ElementType == TensorElementType.String || !input.IsBatchable))
             {
-                throw new ModelLoadException($"{path}: input {input.Name} has shape {input.ShapeText}; only the first dimension may be dynamic");
+                throw new ModelLoadException($"{path}: input {input.Name} has shape {input.ShapeText}: dynamic dimensions after the batch are served for numeric inputs with a dynamic batch, not for {(input.IsBatchable ? "strings" : "a fixed batch")}");
+            }
+
+            if (!input.HasDynamicAxes && input.RowSize < 1)
+            {
+                throw new ModelLoadException($"{path}: input {input.Name} has shape {input.ShapeText}, a dimension of size 0");
             }
         }
 
@@ -115,7 +120,7 @@ public static class ModelLoader
 
             if (output.RowSize < 1)
             {
-                throw new ModelLoadException($"{path}: output {output.Name} has shape {output.ShapeText}; only the first dimension may be dynamic");
+                throw new ModelLoadException($"{path}: output {output.Name} has shape {output.ShapeText}: an output's dimensions after the batch must be fixed (per-token outputs are not served yet)");
             }
 
             // A fixed batch of N rows must come back as N rows, one per record.

@@ -24,6 +24,19 @@ public static class CsvRecordDecoder
         var fieldIndices = signature.FieldIndices;
         var rowSize = fieldInputs.Length;
         List<string>? headerNames = options.HasHeader && inputs.Count > 1 ? [] : null;
+
+        // An input with dynamic axes takes a row of any length when it is the only input and only
+        // one of its dimensions is dynamic: the row's length gives that dimension.
+        var dynamic = signature.HasDynamicInputs;
+        if (dynamic && (inputs.Count != 1 || input.Shape.Skip(1).Count(d => d < 0) != 1))
+        {
+            throw new RecordException(
+                $"CSV rows can feed one input with one dynamic dimension; this model has {string.Join(", ", inputs.Select(i => i.Name + i.ShapeText))}: send JSON",
+                0,
+                0);
+        }
+
+        Span<byte> dynamicValue = stackalloc byte[8];
         var position = body.StartsWith("\uFEFF"u8) ? 3 : 0;
         var record = 0L;
         byte[]? scratch = null;
@@ -54,7 +67,12 @@ public static class CsvRecordDecoder
                 // Fast path: an unquoted float row of a one-input model parsed in one pass. Anything
                 // else, including every error, takes the general path below from the row's start, so
                 // answers and messages agree.
-                if (row >= 0 && inputs.Count == 1 && input.ElementType == TensorElementType.Float)
+                if (dynamic && row >= 0)
+                {
+                    rows.BeginDynamic(0);
+                }
+
+                if (row >= 0 && !dynamic && inputs.Count == 1 && input.ElementType == TensorElementType.Float)
                 {
                     var floats = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(rows.InputRow(0, row));
                     var end = position <= body.Length - DelimiterBlocks.Margin ? TryReadPlainFloatRowMasked(body, position, floats) : -1;
@@ -91,7 +109,16 @@ public static class CsvRecordDecoder
                         }
                     }
 
-                    if (row >= 0 && field < rowSize)
+                    if (dynamic && row >= 0)
+                    {
+                        if (!ValueWriter.TryWrite(input.ElementType, value, dynamicValue, 0))
+                        {
+                            throw new RecordException($"record {record}: value {field} '{Shorten(value)}' is not a {TensorInfo.TypeName(input.ElementType)}", record, recordStart);
+                        }
+
+                        rows.AppendDynamicValue(0, dynamicValue[..input.ElementSize]);
+                    }
+                    else if (row >= 0 && field < rowSize)
                     {
                         var target = inputs[fieldInputs[field]];
                         if (target.ElementType == TensorElementType.String)
@@ -129,7 +156,11 @@ public static class CsvRecordDecoder
                     break;
                 }
 
-                if (row >= 0 && field != rowSize)
+                if (dynamic && row >= 0)
+                {
+                    EndDynamicRow(rows, row, field, record, recordStart);
+                }
+                else if (row >= 0 && field != rowSize)
                 {
                     throw new RecordException($"record {record}: expected {rowSize} values, got {field}", record, recordStart);
                 }
@@ -156,6 +187,25 @@ public static class CsvRecordDecoder
                 ArrayPool<byte>.Shared.Return(scratch);
             }
         }
+    }
+
+    /// <summary>A dynamic input's row of <paramref name="values"/> values: its one dynamic dimension is what the fixed ones leave.</summary>
+    private static void EndDynamicRow(RowSet rows, int row, int values, long record, int recordStart)
+    {
+        var input = rows.Signature.Inputs[0];
+        var step = input.FixedRowSize;
+        if (values % step != 0)
+        {
+            throw new RecordException($"record {record}: {values} values do not fill input {input.Name}'s shape {input.ShapeText} (a multiple of {step})", record, recordStart);
+        }
+
+        Span<long> dims = stackalloc long[input.Shape.Length - 1];
+        for (var d = 1; d < input.Shape.Length; d++)
+        {
+            dims[d - 1] = input.Shape[d] >= 0 ? input.Shape[d] : values / step;
+        }
+
+        rows.EndDynamic(0, row, dims);
     }
 
     /// <summary>

@@ -288,7 +288,8 @@ public static class JsonRecordDecoder
 
     /// <summary>One float32 input of rows of values: the shape the one-pass paths fill.</summary>
     private static bool HasFlatFloatRows(ModelSignature signature) =>
-        signature.Inputs.Count == 1 && signature.Inputs[0].ElementType == TensorElementType.Float && signature.Inputs[0].Shape.Length == 2;
+        signature.Inputs.Count == 1 && signature.Inputs[0].ElementType == TensorElementType.Float && signature.Inputs[0].Shape.Length == 2
+        && !signature.Inputs[0].HasDynamicAxes;
 
     private static int SkipWhitespace(ReadOnlySpan<byte> text, int i)
     {
@@ -459,6 +460,13 @@ public static class JsonRecordDecoder
         }
 
         RequireAll(seen, rows.Signature, 0, 0);
+        if (rows.Signature.HasDynamicInputs)
+        {
+            for (var row = 0; row < rows.RowCount; row++)
+            {
+                rows.CheckSharedAxes(row, row, 0);
+            }
+        }
     }
 
     private static void DecodeRecord(ref Utf8JsonReader reader, RowSet rows, long record, long baseOffset)
@@ -477,6 +485,11 @@ public static class JsonRecordDecoder
             }
 
             RequireAll(seen, signature, record, baseOffset);
+            if (signature.HasDynamicInputs)
+            {
+                rows.CheckSharedAxes(row, record, baseOffset);
+            }
+
             return;
         }
 
@@ -525,6 +538,12 @@ public static class JsonRecordDecoder
     private static void ReadTensor(ref Utf8JsonReader reader, RowSet rows, int inputIndex, int rowIndex, long record, long baseOffset)
     {
         var input = rows.Signature.Inputs[inputIndex];
+        if (input.HasDynamicAxes)
+        {
+            ReadDynamicTensor(ref reader, rows, inputIndex, rowIndex, record, baseOffset);
+            return;
+        }
+
         var row = rows.InputRow(inputIndex, rowIndex);
         var target = new ValueTarget(rows, inputIndex, rowIndex);
         var rowSize = (int)input.RowSize;
@@ -615,6 +634,107 @@ public static class JsonRecordDecoder
         {
             throw new RecordException($"record {record}: value {index} is not a {TensorInfo.TypeName(input.ElementType)} (input {input.Name})", record, start);
         }
+    }
+
+    /// <summary>
+    /// An input with dynamic axes: the record's nesting gives its sizes (each array at a level holds
+    /// as many items as its siblings: a rectangular tensor), the fixed dimensions must match, and a
+    /// flat array serves when only one dimension is dynamic. Values go to the row set's value arena.
+    /// </summary>
+    private static void ReadDynamicTensor(ref Utf8JsonReader reader, RowSet rows, int inputIndex, int rowIndex, long record, long baseOffset)
+    {
+        var input = rows.Signature.Inputs[inputIndex];
+        var rank = input.Shape.Length;
+        var start = baseOffset + reader.TokenStartIndex;
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            throw new RecordException($"record {record}: input {input.Name} has dynamic dimensions {input.ShapeText}: send an array (nested as its shape)", record, start);
+        }
+
+        // sizes[d]: the items of each array at depth d (depth 1 is the record's own array); -1 until seen.
+        Span<long> sizes = stackalloc long[MaxDepth + 2];
+        Span<long> counts = stackalloc long[MaxDepth + 2];
+        sizes.Fill(-1);
+        Span<byte> value = stackalloc byte[8];
+        var elementSize = input.ElementSize;
+        var depth = 1;
+        var maxDepth = 1;
+        var count = 0L;
+        var rectangular = true;
+        var leafDepth = -1;
+        counts[1] = 0;
+        rows.BeginDynamic(inputIndex);
+        while (depth > 0 && reader.Read())
+        {
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.StartArray:
+                    counts[depth]++;
+                    depth++;
+                    maxDepth = Math.Max(maxDepth, depth);
+                    counts[depth] = 0;
+                    break;
+                case JsonTokenType.EndArray:
+                    if (sizes[depth] < 0)
+                    {
+                        sizes[depth] = counts[depth];
+                    }
+                    else if (sizes[depth] != counts[depth])
+                    {
+                        rectangular = false;
+                    }
+
+                    depth--;
+                    break;
+                case JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False:
+                    rectangular &= leafDepth < 0 || leafDepth == depth;
+                    leafDepth = depth;
+                    var ok = reader.TokenType == JsonTokenType.Number
+                        ? ValueWriter.TryWrite(input.ElementType, reader.ValueSpan, value, 0)
+                        : input.ElementType == TensorElementType.Bool && ValueWriter.TryWrite(input.ElementType, reader.TokenType == JsonTokenType.True ? 1 : 0, value, 0);
+                    if (!ok)
+                    {
+                        throw new RecordException($"record {record}: value {count} is not a {TensorInfo.TypeName(input.ElementType)} (input {input.Name})", record, start);
+                    }
+
+                    rows.AppendDynamicValue(inputIndex, value[..elementSize]);
+                    counts[depth]++;
+                    count++;
+                    break;
+                default:
+                    throw new RecordException($"record {record}: input {input.Name} expects numbers, got {reader.TokenType}", record, baseOffset + reader.TokenStartIndex);
+            }
+        }
+
+        Span<long> dims = stackalloc long[rank - 1];
+        if (rectangular && maxDepth == rank - 1)
+        {
+            // Nested as the shape: level d's size is dimension d's.
+            for (var d = 1; d < rank; d++)
+            {
+                dims[d - 1] = sizes[d];
+                rectangular &= input.Shape[d] < 0 || input.Shape[d] == sizes[d];
+            }
+        }
+        else if (rectangular && maxDepth == 1 && input.Shape.Skip(1).Count(d => d < 0) == 1 && count % input.FixedRowSize == 0)
+        {
+            // Flat, one dynamic dimension: it takes what the fixed ones leave.
+            for (var d = 1; d < rank; d++)
+            {
+                dims[d - 1] = input.Shape[d] >= 0 ? input.Shape[d] : count / input.FixedRowSize;
+            }
+        }
+        else
+        {
+            throw new RecordException($"record {record}: the arrays for input {input.Name} are not a tensor of its shape {input.ShapeText}", record, start);
+        }
+
+        if (count == 0)
+        {
+            throw new RecordException($"record {record}: input {input.Name} has no values", record, start);
+        }
+
+        rows.EndDynamic(inputIndex, rowIndex, dims);
     }
 
     /// <summary>A JSON string's text, unescaped where it has escapes, into the row set's string arena.</summary>

@@ -24,6 +24,7 @@ public sealed class ProtoRecordDecoder
     /// <summary>tf.train.Example: the feature named like an input feeds it; with one input and one feature the name need not match.</summary>
     public void DecodeExample(ReadOnlySpan<byte> example, RowSet rows, long record, long offset)
     {
+        RefuseDynamic(record, offset);
         try
         {
             DecodeExampleCore(example, rows, record, offset);
@@ -36,6 +37,7 @@ public sealed class ProtoRecordDecoder
 
     public void DecodeSageMakerRecord(ReadOnlySpan<byte> message, RowSet rows, long record, long offset)
     {
+        RefuseDynamic(record, offset);
         try
         {
             DecodeSageMakerRecordCore(message, rows, record, offset);
@@ -134,6 +136,7 @@ public sealed class ProtoRecordDecoder
     /// <summary>application/x-recordio: the record is the single input's row as little-endian values.</summary>
     public void DecodeRawTensor(ReadOnlySpan<byte> data, RowSet rows, long record, long offset)
     {
+        RefuseDynamic(record, offset);
         if (_signature.Inputs.Count != 1)
         {
             throw new RecordException($"record {record}: a raw RecordIO record fills a single input, but the model has {_signature.Inputs.Count}", record, offset);
@@ -153,6 +156,16 @@ public sealed class ProtoRecordDecoder
         }
 
         data.CopyTo(rows.InputRow(0, rows.AddRow()));
+    }
+
+    /// <summary>The framed formats carry flat values with no sizes: inputs with dynamic axes take JSON (or CSV).</summary>
+    private void RefuseDynamic(long record, long offset)
+    {
+        if (_signature.HasDynamicInputs)
+        {
+            throw new RecordException(
+                $"record {record}: input {_signature.Inputs.First(i => i.HasDynamicAxes).Name} has dynamic dimensions; send JSON (nested arrays give each record's sizes) or CSV", record, offset);
+        }
     }
 
     private static void ReadEntry(ReadOnlySpan<byte> entry, out ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value)

@@ -15,6 +15,8 @@ public sealed class RowSet : IDisposable
     private readonly byte[]?[] _outputs;
     private readonly StringArena? _inputStrings;
     private readonly StringArena? _outputStrings;
+    private readonly StringArena?[] _dynamicValues;
+    private int _dynamicStart;
     private readonly Lock _outputStringsGate = new();
     private int _capacity;
 
@@ -33,6 +35,7 @@ public sealed class RowSet : IDisposable
         _outputs = new byte[signature.Outputs.Count][];
         _inputStrings = signature.Inputs.Any(i => i.ElementType == TensorElementType.String) ? new StringArena() : null;
         _outputStrings = signature.Outputs.Any(o => o.ElementType == TensorElementType.String) ? new StringArena() : null;
+        _dynamicValues = [.. signature.Inputs.Select(i => i.HasDynamicAxes ? new StringArena() : null)];
     }
 
     public ModelSignature Signature { get; }
@@ -93,6 +96,78 @@ public sealed class RowSet : IDisposable
         }
     }
 
+    /// <summary>Starts a record's values for an input with dynamic axes; each value then goes through <see cref="AppendDynamicValue"/>.</summary>
+    public void BeginDynamic(int input) => _dynamicStart = _dynamicValues[input]!.Length;
+
+    /// <summary>One value's little-endian bytes, after the record's values so far.</summary>
+    public void AppendDynamicValue(int input, ReadOnlySpan<byte> value) => _dynamicValues[input]!.Append(value);
+
+    /// <summary>Values appended since <see cref="BeginDynamic"/>, as the record's row of a dynamic input.</summary>
+    public int DynamicValueBytes(int input) => _dynamicValues[input]!.Length - _dynamicStart;
+
+    /// <summary>Ends the record's values for the input: its row keeps where they are and the sizes of its dimensions after the first.</summary>
+    public void EndDynamic(int input, int row, ReadOnlySpan<long> dims)
+    {
+        var bytes = InputRow(input, row);
+        MemoryMarshal.Cast<byte, StringSlot>(bytes)[0] = new StringSlot(_dynamicStart, _dynamicValues[input]!.Length - _dynamicStart);
+        dims.CopyTo(DynamicDims(input, row));
+    }
+
+    /// <summary>A dynamic input's sizes for the record: one per dimension after the first.</summary>
+    public Span<long> DynamicDims(int input, int row) => MemoryMarshal.Cast<byte, long>(InputRow(input, row)[StringSlot.Size..]);
+
+    /// <summary>A dynamic input's values for the record, little-endian, row-major.</summary>
+    public ReadOnlySpan<byte> DynamicValues(int input, int row) => _dynamicValues[input]![MemoryMarshal.Cast<byte, StringSlot>(InputRow(input, row))[0]];
+
+    /// <summary>Whether two records (of any row sets of the model) have the same sizes in every dynamic input, so they can share a Run.</summary>
+    public static bool SameShape(RowSet a, int rowA, RowSet b, int rowB)
+    {
+        var inputs = a.Signature.Inputs;
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            if (inputs[i].HasDynamicAxes && !a.DynamicDims(i, rowA).SequenceEqual(b.DynamicDims(i, rowB)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Inputs that name a dynamic dimension alike (input_ids and attention_mask both [batch,
+    /// sequence]) must agree on its size in every record: otherwise a 400 naming both.
+    /// </summary>
+    public void CheckSharedAxes(int row, long record, long offset)
+    {
+        var inputs = Signature.Inputs;
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            for (var d = 1; d < inputs[i].Shape.Length; d++)
+            {
+                if (inputs[i].Shape[d] >= 0 || d >= inputs[i].DimNames.Count || inputs[i].DimNames[d].Length == 0)
+                {
+                    continue;
+                }
+
+                for (var j = i + 1; j < inputs.Count; j++)
+                {
+                    for (var e = 1; e < inputs[j].Shape.Length; e++)
+                    {
+                        if (inputs[j].Shape[e] < 0 && e < inputs[j].DimNames.Count && inputs[j].DimNames[e] == inputs[i].DimNames[d]
+                            && DynamicDims(i, row)[d - 1] != DynamicDims(j, row)[e - 1])
+                        {
+                            throw new RecordException(
+                                $"record {record}: inputs {inputs[i].Name} and {inputs[j].Name} share the axis '{inputs[i].DimNames[d]}' but have {DynamicDims(i, row)[d - 1]} and {DynamicDims(j, row)[e - 1]} along it",
+                                record,
+                                offset);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// <summary>Rents the output buffers once every row is decoded.</summary>
     public void PrepareOutputs()
     {
@@ -113,6 +188,11 @@ public sealed class RowSet : IDisposable
     {
         _inputStrings?.Dispose();
         _outputStrings?.Dispose();
+        foreach (var arena in _dynamicValues)
+        {
+            arena?.Dispose();
+        }
+
         foreach (var buffer in _inputs)
         {
             ArrayPool<byte>.Shared.Return(buffer);

@@ -25,6 +25,9 @@ public sealed class BatchRunner : IDisposable
     private readonly StringArena _outputStrings = new();
     private readonly bool _ortAllocatesOutputs;
 
+    // Inputs with dynamic axes: each Run's shape (set by DynamicInput), over a buffer grown as needed.
+    private readonly long[]?[] _dynamicShapes;
+
     internal BatchRunner(OnnxSession session, int maxRows)
     {
         _session = session.Session;
@@ -39,6 +42,8 @@ public sealed class BatchRunner : IDisposable
         _inputValues = new OrtValue[]?[maxRows + 1];
         _outputValues = new OrtValue[]?[maxRows + 1];
 
+        _dynamicShapes = [.. _signature.Inputs.Select(i => i.HasDynamicAxes ? new long[i.Shape.Length] : null)];
+
         // Sequences of maps and string tensors cannot be bound to a buffer the worker owns.
         _ortAllocatesOutputs = _signature.HasMapOutputs || _signature.Outputs.Any(o => o.ElementType == TensorElementType.String);
     }
@@ -47,6 +52,35 @@ public sealed class BatchRunner : IDisposable
 
     /// <summary>Input <paramref name="input"/>'s buffer for <paramref name="rows"/> rows, to fill before <see cref="Run"/>.</summary>
     public Span<byte> Input(int input, int rows) => _inputs[input].AsSpan(0, rows * _signature.InputRowBytes[input]);
+
+    /// <summary>
+    /// An input with dynamic axes, for the next <see cref="Run"/>: <paramref name="rows"/> records of
+    /// sizes <paramref name="dims"/> (one per dimension after the first); returns the buffer to fill.
+    /// </summary>
+    public Span<byte> DynamicInput(int input, int rows, ReadOnlySpan<long> dims)
+    {
+        var shape = _dynamicShapes[input]!;
+        shape[0] = rows;
+        dims.CopyTo(shape.AsSpan(1));
+        var bytes = checked((int)(ShapeElements(shape) * _signature.Inputs[input].ElementSize));
+        if (_inputs[input].Length < bytes)
+        {
+            _inputs[input] = GC.AllocateUninitializedArray<byte>(Math.Max(bytes, _inputs[input].Length * 2), pinned: true);
+        }
+
+        return _inputs[input].AsSpan(0, bytes);
+    }
+
+    private static long ShapeElements(long[] shape)
+    {
+        long elements = 1;
+        foreach (var d in shape)
+        {
+            elements *= d;
+        }
+
+        return elements;
+    }
 
     /// <summary>Sets value <paramref name="index"/> of row <paramref name="row"/> of a string input for the next <see cref="Run"/>.</summary>
     public void WriteInputString(int input, int row, int index, ReadOnlySpan<byte> utf8) =>
@@ -80,6 +114,12 @@ public sealed class BatchRunner : IDisposable
             rows = MaxRows;
         }
 
+        if (_signature.HasDynamicInputs)
+        {
+            RunDynamic(rows);
+            return;
+        }
+
         var inputs = _inputValues[rows] ??= CreateValues(_signature.Inputs, _inputs, rows);
         FillStringInputs(inputs, rows);
         if (_ortAllocatesOutputs)
@@ -90,6 +130,31 @@ public sealed class BatchRunner : IDisposable
 
         var outputs = _outputValues[rows] ??= CreateValues(_signature.Outputs, _outputs, rows);
         _session.Run(_runOptions, _inputNames, inputs, _outputNames, outputs);
+    }
+
+    /// <summary>A model with dynamic axes: the inputs' values are made for this Run's shapes and released after it.</summary>
+    private void RunDynamic(int rows)
+    {
+        var inputs = CreateValues(_signature.Inputs, _inputs, rows);
+        try
+        {
+            FillStringInputs(inputs, rows);
+            if (_ortAllocatesOutputs)
+            {
+                RunWithOrtOutputs(inputs, rows);
+                return;
+            }
+
+            var outputs = _outputValues[rows] ??= CreateValues(_signature.Outputs, _outputs, rows);
+            _session.Run(_runOptions, _inputNames, inputs, _outputNames, outputs);
+        }
+        finally
+        {
+            foreach (var value in inputs)
+            {
+                value.Dispose();
+            }
+        }
     }
 
     /// <summary>
@@ -200,6 +265,18 @@ public sealed class BatchRunner : IDisposable
         for (var i = 0; i < values.Length; i++)
         {
             var tensor = tensors[i];
+            if (tensor.HasDynamicAxes && ReferenceEquals(tensors, _signature.Inputs))
+            {
+                var dynamicShape = _dynamicShapes[i]!;
+                values[i] = OrtValue.CreateTensorValueWithData(
+                    OrtMemoryInfo.DefaultInstance,
+                    (Microsoft.ML.OnnxRuntime.Tensors.TensorElementType)(int)tensor.ElementType,
+                    (long[])dynamicShape.Clone(),
+                    Marshal.UnsafeAddrOfPinnedArrayElement(buffers[i], 0),
+                    ShapeElements(dynamicShape) * tensor.ElementSize);
+                continue;
+            }
+
             var shape = (long[])tensor.Shape.Clone();
             if (_signature.IsBatchable && shape.Length > 0)
             {

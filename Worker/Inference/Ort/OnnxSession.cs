@@ -258,6 +258,9 @@ public sealed class OnnxSession : IDisposable
             return new TensorInfo(name, TensorElementType.Undefined, []);
         }
 
-        return new TensorInfo(name, (TensorElementType)(int)metadata.ElementDataType, [.. metadata.Dimensions.Select(d => (long)d)]);
+        return new TensorInfo(name, (TensorElementType)(int)metadata.ElementDataType, [.. metadata.Dimensions.Select(d => (long)d)])
+        {
+            DimNames = [.. metadata.SymbolicDimensions.Select(n => n ?? "")],
+        };
     }
 }

@@ -33,8 +33,27 @@ public sealed record TensorInfo(string Name, TensorElementType ElementType, long
     /// <summary>A sequence of maps whose keys are not known yet (they are read from a first Run at load).</summary>
     public bool IsSequenceOfMaps { get; init; }
 
+    /// <summary>The model's name for each dimension ("batch", "sequence"), "" where it gives none.</summary>
+    public IReadOnlyList<string> DimNames { get; init; } = [];
+
     /// <summary>A dynamic first dimension: rows of many records can share one Run.</summary>
     public bool IsBatchable => Shape.Length > 0 && Shape[0] < 0;
+
+    /// <summary>
+    /// A dimension after the batch is dynamic (token ids [batch, sequence], images of any size): each
+    /// record brings its own sizes, and only records of equal sizes share a Run.
+    /// </summary>
+    public bool HasDynamicAxes { get; } = Shape.Skip(1).Any(d => d < 0);
+
+    /// <summary>The product of the fixed dimensions after the first (values per step of the dynamic ones).</summary>
+    public long FixedRowSize { get; } = Shape.Skip(1).Where(d => d >= 0).Aggregate(1L, (a, b) => a * b);
+
+    /// <summary>
+    /// Bytes of this input in one record's fixed-width row: its values, or for dynamic axes a slot
+    /// (offset, length) into the row set's value arena followed by the record's size of each
+    /// dimension after the first.
+    /// </summary>
+    public int RowBytes => HasDynamicAxes ? Records.StringSlot.Size + (8 * (Shape.Length - 1)) : checked((int)RowSize * ElementSize);
 
     /// <summary>Values per row (the product of the dimensions after the first), or -1 when one of them is dynamic.</summary>
     public long RowSize
@@ -87,7 +106,7 @@ public sealed record TensorInfo(string Name, TensorElementType ElementType, long
 public sealed record ModelSignature(IReadOnlyList<TensorInfo> Inputs, IReadOnlyList<TensorInfo> Outputs)
 {
     /// <summary>Bytes of one row of each input, computed once per model (every request's row set reads them; do not write).</summary>
-    public int[] InputRowBytes { get; } = [.. Inputs.Select(i => checked((int)i.RowSize * i.ElementSize))];
+    public int[] InputRowBytes { get; } = [.. Inputs.Select(i => i.RowBytes)];
 
     /// <summary>Bytes of one row of each output, computed once per model (do not write).</summary>
     public int[] OutputRowBytes { get; } = [.. Outputs.Select(o => checked((int)o.RowSize * o.ElementSize))];
@@ -103,7 +122,10 @@ public sealed record ModelSignature(IReadOnlyList<TensorInfo> Inputs, IReadOnlyL
     public int[] FieldIndices { get; } = [.. Inputs.SelectMany(input => Enumerable.Range(0, (int)Math.Max(0, input.RowSize)))];
 
     /// <summary>Every input has a dynamic first dimension.</summary>
-    public bool IsBatchable => Inputs.All(i => i.IsBatchable);
+    public bool IsBatchable { get; } = Inputs.All(i => i.IsBatchable);
+
+    /// <summary>Some input has dynamic dimensions after the batch: records are batched by their sizes.</summary>
+    public bool HasDynamicInputs { get; } = Inputs.Any(i => i.HasDynamicAxes);
 
     /// <summary>
     /// Rows in every Run of a model without a dynamic batch dimension: the inputs' fixed first
@@ -127,6 +149,8 @@ public sealed record ModelSignature(IReadOnlyList<TensorInfo> Inputs, IReadOnlyL
 
     /// <summary>Some output is a sequence of maps, which ORT allocates itself (it cannot be bound to a buffer).</summary>
     public bool HasMapOutputs => Outputs.Any(o => o.MapKeys is not null || o.IsSequenceOfMaps);
+
+    // Read per record and per Run: computed once (above), never through LINQ on a hot path.
 
     public override string ToString() =>
         $"inputs {string.Join(", ", Inputs.Select(i => $"{i.Name} {TensorInfo.TypeName(i.ElementType)}{i.ShapeText}"))}; " +

@@ -17,6 +17,9 @@ down to a few fixed weights so the tests compute every expected answer themselve
   half            a float16 model: x16 float16 [None,3] -> y16 = 2 * x16
   identity_types  one [None,2] input of every tensor type ORT runs, each passed to an output of its type
   identity_str    text string [None,2] -> same string [None,2] (quoting and escaping round trips)
+  sequence_mean   x float [batch, sequence, 2] -> the mean over the sequence, [batch, 2]
+  bad_shapes/     models the worker refuses by name: per-token outputs [batch, sequence, 2], strings
+                  with a dynamic axis
 """
 import os
 import onnx
@@ -147,6 +150,21 @@ def identity_str():
                [helper.make_tensor_value_info("same", TensorProto.STRING, [None, 2])]), "identity_str")
 
 
+def sequence_mean():
+    save(model([helper.make_node("ReduceMean", ["x"], ["mean"], axes=[1], keepdims=0)], "sequence_mean",
+               [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "sequence", 2])],
+               [helper.make_tensor_value_info("mean", TensorProto.FLOAT, ["batch", 2])]), "sequence_mean")
+
+
+def bad_shapes():
+    save(model([helper.make_node("Identity", ["x"], ["logits"])], "per_token_output",
+               [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "sequence", 2])],
+               [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "sequence", 2])]), "bad_shapes/per_token_output")
+    save(model([helper.make_node("Identity", ["text"], ["same"])], "dynamic_strings",
+               [helper.make_tensor_value_info("text", TensorProto.STRING, ["batch", "words"])],
+               [helper.make_tensor_value_info("same", TensorProto.STRING, ["batch", 1])]), "bad_shapes/dynamic_strings")
+
+
 if __name__ == "__main__":
     logistic_regression("zipmap_int", [0, 1, 2])
     logistic_regression("zipmap_str", ["setosa", "versicolor", "virginica"])
@@ -158,3 +176,5 @@ if __name__ == "__main__":
     half()
     identity_types()
     identity_str()
+    sequence_mean()
+    bad_shapes()
