@@ -24,6 +24,12 @@ if (args.Length > 0 && args[0] == "gpu-check")
     return await Benchmarks.EndToEnd.GpuCheck.RunAsync(args);
 }
 
+// `first-requests --app PATH --model DIR --body FILE`: a fresh published program's first requests against its fiftieth.
+if (args.Length > 0 && args[0] == "first-requests")
+{
+    return await Benchmarks.EndToEnd.FirstRequests.RunAsync(args);
+}
+
 // `report RESULTS-DIR BENCHMARKS.md` rewrites the generated tables from one run of run-all.sh.
 if (args.Length == 3 && args[0] == "report")
 {

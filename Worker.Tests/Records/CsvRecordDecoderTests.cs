@@ -188,21 +188,31 @@ public class CsvRecordDecoderTests
     }
 
     [Fact]
-    public void TheMaskedRowPathEqualsTheWordRowPathOnEveryRowItTakes()
+    public void TheMaskedRowPathEqualsTheWordRowPathAndTheBclOnEveryRowItTakes()
     {
-        // Rows of random fields, some of them not plain numbers, with a long tail so the block loads fit:
-        // a row the masked path takes must give the word row path's end and values, bit for bit.
+        // Rows of random fields (short decimals, pandas' 17 digits, numpy's exponents, some not plain
+        // numbers), with a long tail so the block loads fit: a row the masked path takes must give
+        // each field's BCL value, bit for bit, and the line's end; where the word path takes it too,
+        // the same end and values.
         var random = new Random(4181);
-        string[] odd = ["+1", "1e3", "\"2\"", "", " 1", "1.", ".5", "0000012.5", "123456789", "-", "1\r2", "nan", "1.2.3"];
+        string[] odd = ["+1", "1e3", "\"2\"", "", " 1", "1.", ".5", "0000012.5", "123456789", "-", "1\r2", "nan", "1.2.3", "1e", "--1"];
         var taken = 0;
+        var takenLong = 0;
         for (var trial = 0; trial < 20_000; trial++)
         {
             var columns = random.Next(1, 40);
+            var style = random.Next(3);
             var fields = Enumerable.Range(0, columns).Select(_ => random.Next(60) == 0
                 ? odd[random.Next(odd.Length)]
-                : MathF.Round((random.NextSingle() - 0.5f) * MathF.Pow(10, random.Next(0, 6)), random.Next(0, 6)).ToString("R", CultureInfo.InvariantCulture));
+                : style switch
+                {
+                    0 => MathF.Round((random.NextSingle() - 0.5f) * MathF.Pow(10, random.Next(0, 6)), random.Next(0, 6)).ToString("R", CultureInfo.InvariantCulture),
+                    1 => ((random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-3, 6))).ToString("R", CultureInfo.InvariantCulture),
+                    _ => ((float)((random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-9, 9)))).ToString("R", CultureInfo.InvariantCulture).Replace("E", "e", StringComparison.Ordinal),
+                }).ToArray();
             var lineEnd = random.Next(5) switch { 0 or 1 => "\r\n", 2 or 3 => "\n", _ => random.Next(2) == 0 ? "\r" : "," };
-            var body = Encoding.UTF8.GetBytes(string.Join(",", fields) + lineEnd + new string('9', DelimiterBlocks.Margin));
+            var line = string.Join(",", fields) + lineEnd;
+            var body = Encoding.UTF8.GetBytes(line + new string('9', DelimiterBlocks.Margin));
             var masked = new float[random.Next(4) != 0 ? columns : random.Next(1, 40)];
             var word = new float[masked.Length];
             var maskedEnd = CsvRecordDecoder.TryReadPlainFloatRowMasked(body, 0, masked);
@@ -212,11 +222,20 @@ public class CsvRecordDecoderTests
             }
 
             taken++;
-            Assert.Equal(maskedEnd, CsvRecordDecoder.TryReadPlainFloatRow(body, 0, word));
-            Assert.Equal(word.Select(BitConverter.SingleToInt32Bits), masked.Select(BitConverter.SingleToInt32Bits));
+            takenLong += style == 0 ? 0 : 1;
+            Assert.Equal(line.Length, maskedEnd);
+            Assert.Equal(fields.Length, masked.Length);
+            Assert.Equal(fields.Select(f => BitConverter.SingleToInt32Bits(float.Parse(f, NumberStyles.Float, CultureInfo.InvariantCulture))), masked.Select(BitConverter.SingleToInt32Bits));
+            var wordEnd = CsvRecordDecoder.TryReadPlainFloatRow(body, 0, word);
+            if (wordEnd > 0)
+            {
+                Assert.Equal(maskedEnd, wordEnd);
+                Assert.Equal(word.Select(BitConverter.SingleToInt32Bits), masked.Select(BitConverter.SingleToInt32Bits));
+            }
         }
 
         Assert.True(taken > 2_000, $"the masked path took only {taken} rows");
+        Assert.True(takenLong > 1_000, $"the masked path took only {takenLong} rows of long numbers");
     }
 
     [Fact]

@@ -276,7 +276,9 @@ public static class CsvRecordDecoder
             }
 
             mask &= mask - 1;
-            if (field == row.Length || !NumberText.TryParseSingleField(body, start, end, strictJson: false, out var value))
+            if (field == row.Length
+                || (!NumberText.TryParseSingleField(body, start, end, strictJson: false, out var value)
+                    && !NumberText.TryParseSingleLongField(body, start, end, strictJson: false, out value)))
             {
                 return -1;
             }

@@ -7,10 +7,12 @@ using System.Runtime.Intrinsics.X86;
 namespace Worker.Records;
 
 /// <summary>
-/// Decimal text → float32/float64, faster than the BCL for the common case and identical to it
-/// always. Clinger's fast path: when the decimal mantissa and the power of ten are both exact in
-/// the target type, one correctly rounded multiply or divide gives the correctly rounded result.
-/// Anything else (long mantissas, big exponents, whitespace, NaN, Infinity) goes to the BCL.
+/// Decimal text → float32/float64, faster than the BCL and identical to it always. Clinger's fast
+/// path: when the decimal mantissa and the power of ten are both exact in the target type, one
+/// correctly rounded multiply or divide gives the correctly rounded result. Other plain numbers
+/// (pandas' 17 digits, numpy's exponents) go to csFastFloat (Lemire's algorithm, correctly rounded
+/// like the BCL) once the text is checked to be a plain number; only what is not one (whitespace,
+/// NaN, Infinity) reaches the BCL, so what is accepted is always exactly what the BCL accepts.
 /// </summary>
 public static class NumberText
 {
@@ -31,7 +33,9 @@ public static class NumberText
             return true;
         }
 
-        return float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+        return IsPlainNumber(text, strictJson: false)
+            ? csFastFloat.FastFloatParser.TryParseFloat(text, out value)
+            : float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
     }
 
     public static bool TryParseDouble(ReadOnlySpan<byte> text, out double value)
@@ -44,7 +48,96 @@ public static class NumberText
             return true;
         }
 
-        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+        return IsPlainNumber(text, strictJson: false)
+            ? csFastFloat.FastDoubleParser.TryParseDouble(text, out value)
+            : double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+    }
+
+    /// <summary>
+    /// The whole text is a plain decimal number: <c>[+-]?digits[.digits][(e|E)[+-]?digits]</c>, with
+    /// digits on at least one side of the point (<c>.5</c> and <c>5.</c> as the BCL takes them); JSON's
+    /// grammar when <paramref name="strictJson"/> (no '+', no leading zero, digits on both sides).
+    /// What csFastFloat and the BCL both read, and read to the same value.
+    /// </summary>
+    internal static bool IsPlainNumber(ReadOnlySpan<byte> text, bool strictJson)
+    {
+        var i = 0;
+        if (i < text.Length && (text[i] == (byte)'-' || (text[i] == (byte)'+' && !strictJson)))
+        {
+            i++;
+        }
+
+        var integerStart = i;
+        while (i < text.Length && (uint)(text[i] - '0') <= 9)
+        {
+            i++;
+        }
+
+        var integerDigits = i - integerStart;
+        if (strictJson && (integerDigits == 0 || (integerDigits > 1 && text[integerStart] == (byte)'0')))
+        {
+            return false;
+        }
+
+        var fractionDigits = 0;
+        if (i < text.Length && text[i] == (byte)'.')
+        {
+            var fractionStart = ++i;
+            while (i < text.Length && (uint)(text[i] - '0') <= 9)
+            {
+                i++;
+            }
+
+            fractionDigits = i - fractionStart;
+            if (strictJson && fractionDigits == 0)
+            {
+                return false;
+            }
+        }
+
+        if (integerDigits + fractionDigits == 0)
+        {
+            return false;
+        }
+
+        if (i < text.Length && (text[i] | 0x20) == (byte)'e')
+        {
+            i++;
+            if (i < text.Length && text[i] is (byte)'+' or (byte)'-')
+            {
+                i++;
+            }
+
+            var exponentStart = i;
+            while (i < text.Length && (uint)(text[i] - '0') <= 9)
+            {
+                i++;
+            }
+
+            if (i == exponentStart)
+            {
+                return false;
+            }
+        }
+
+        return i == text.Length;
+    }
+
+    /// <summary>
+    /// A field <c>text[start..end)</c> that <see cref="TryParseSingleField"/> declined (more digits than
+    /// float32 holds exactly, an exponent, a '+', <c>.5</c>): a plain number goes to csFastFloat, so
+    /// the row stays on the one-pass path; false sends it to the general path as before.
+    /// </summary>
+    internal static bool TryParseSingleLongField(ReadOnlySpan<byte> text, int start, int end, bool strictJson, out float value)
+    {
+        var field = text[start..end];
+        if (IsPlainNumber(field, strictJson))
+        {
+            return csFastFloat.FastFloatParser.TryParseFloat(field, out value);
+        }
+
+        value = 0;
+        return false;
     }
 
     /// <summary>
