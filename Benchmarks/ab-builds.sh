@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 [ $# -ge 4 ] || { sed -n 2,8p "$0"; exit 2; }
 before=$(git rev-parse --short "$1"); after=$(git rev-parse --short "$2"); rounds=$3; shift 3
 [ -f artifacts/models/mlp/model.onnx ] || /usr/bin/python3 formats/models/make_models.py --mlp artifacts/models/mlp
-work=$(readlink -f artifacts)/ab
+# Outside the repository: BenchmarkDotNet finds its project by name under the working folder.
+work=${AB_DIR:-${TMPDIR:-/tmp}/worker-ab}
 results=$work/results-$(date -u +%Y%m%dT%H%M%S)
 for rev in "$before" "$after"; do
   dir=$work/$rev

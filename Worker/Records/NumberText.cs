@@ -33,9 +33,7 @@ public static class NumberText
             return true;
         }
 
-        return IsPlainNumber(text, strictJson: false)
-            ? csFastFloat.FastFloatParser.TryParseFloat(text, out value)
-            : float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+        return TryParseSingleLong(text, out value) || float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
     }
 
     public static bool TryParseDouble(ReadOnlySpan<byte> text, out double value)
@@ -48,9 +46,26 @@ public static class NumberText
             return true;
         }
 
-        return IsPlainNumber(text, strictJson: false)
-            ? csFastFloat.FastDoubleParser.TryParseDouble(text, out value)
-            : double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+        return (StartsLikeANumber(text) && csFastFloat.FastDoubleParser.TryParseDouble(text, out var consumed, out value) && consumed == text.Length)
+            || double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+    }
+
+    /// <summary>
+    /// A sign, then a digit or a point: csFastFloat's own "inf" and "nan" spellings (which the BCL
+    /// refuses) and whitespace (which the BCL skips) never start so. With the whole text consumed,
+    /// csFastFloat and the BCL have read the same plain number, to the same correctly rounded value.
+    /// </summary>
+    private static bool StartsLikeANumber(ReadOnlySpan<byte> text)
+    {
+        var i = text.Length > 0 && text[0] is (byte)'-' or (byte)'+' ? 1 : 0;
+        return i < text.Length && ((uint)(text[i] - '0') <= 9 || text[i] == (byte)'.');
+    }
+
+    /// <summary>A plain number the Clinger path declined (17 digits, an exponent), by csFastFloat; false for anything else.</summary>
+    private static bool TryParseSingleLong(ReadOnlySpan<byte> text, out float value)
+    {
+        value = 0;
+        return StartsLikeANumber(text) && csFastFloat.FastFloatParser.TryParseFloat(text, out var consumed, out value) && consumed == text.Length;
     }
 
     /// <summary>
@@ -131,7 +146,12 @@ public static class NumberText
     internal static bool TryParseSingleLongField(ReadOnlySpan<byte> text, int start, int end, bool strictJson, out float value)
     {
         var field = text[start..end];
-        if (IsPlainNumber(field, strictJson))
+        if (!strictJson)
+        {
+            return TryParseSingleLong(field, out value);
+        }
+
+        if (IsPlainNumber(field, strictJson: true))
         {
             return csFastFloat.FastFloatParser.TryParseFloat(field, out value);
         }
