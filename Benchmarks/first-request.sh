@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A fresh process's first requests against its fiftieth, on the published program as the image runs
-# it (self-contained linux-x64), with ReadyToRun (the default publish) and without, side by side:
+# it (self-contained linux-x64): as shipped (ReadyToRun, warm-up at load), without the warm-up
+# (WORKER_WARMUP=off), and without either (JIT only), side by side:
 #   Benchmarks/first-request.sh [rounds]
 # Body: 60,000 rows x 4 columns of pandas float64 text (4.5 MB) to the linear model, answered as CSV.
 set -euo pipefail
@@ -18,7 +19,7 @@ with open(sys.argv[1], "w") as f:
     for _ in range(60000):
         f.write(",".join(repr((random.random() - 0.5) * 10 ** random.randint(-3, 3)) for _ in range(4)) + "\n")
 PY
-for build in r2r jit; do
-  echo "== $build"
-  "$out/bench/Benchmarks" first-requests --app "$out/$build/Worker" --model formats/models/linear --body "$out/body.csv" --rounds "$rounds"
-done
+run() { echo "== $1"; WORKER_WARMUP=$3 "$out/bench/Benchmarks" first-requests --app "$out/$2/Worker" --model formats/models/linear --body "$out/body.csv" --rounds "$rounds"; }
+run "ReadyToRun + warm-up (as shipped)" r2r on
+run "ReadyToRun, no warm-up" r2r off
+run "JIT only, no warm-up" jit off

@@ -430,4 +430,23 @@ public class ExporterModelTests
         Assert.Equal(400, framed.Status);
         Assert.Contains("dynamic dimensions", framed.BodyText);
     }
+
+    [Theory]
+    [InlineData("zipmap_int", 2)]
+    [InlineData("zipmap_str", 2)]
+    [InlineData("dataframe_str", 2)]
+    [InlineData("fixed_batch4", 2)]
+    [InlineData("tokens", 1)]
+    [InlineData("sequence_mean", 2)]
+    [InlineData("image_uint8", 2)]
+    [InlineData("half", 2)]
+    [InlineData("identity_types", 2)]
+    [InlineData("identity_str", 2)]
+    public async Task TheWarmUpRunsEveryExporterShape(string model, int bodies)
+    {
+        // Synthetic JSON Lines (and CSV where rows can feed the model) through decode, Run and every answer type.
+        await using var host = Start(model);
+        var pipeline = new InvocationPipeline(host.Engine!, host.Settings);
+        Assert.Equal(bodies, pipeline.WarmUp(rounds: 1, rowsPerBody: 9));
+    }
 }

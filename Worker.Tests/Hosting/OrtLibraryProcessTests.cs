@@ -22,6 +22,18 @@ public class OrtLibraryProcessTests
     }
 
     [Fact]
+    public async Task WarmsUpBeforeSayingReady()
+    {
+        var (status, _, log) = await PingOnce([("WORKER_WARMUP", "on")]);
+        Assert.Equal(200, status);
+        var messages = log.Select(line => line.GetProperty("message").GetString()).ToList();
+        Assert.True(messages.IndexOf("warmed up") > messages.IndexOf("model loaded"), string.Join(",", messages));
+
+        // JSON Lines and CSV bodies, three rounds each, all run.
+        Assert.Equal(6, log.Single(line => line.GetProperty("message").GetString() == "warmed up").GetProperty("bodies").GetInt32());
+    }
+
+    [Fact]
     public async Task OrtLibraryPathChoosesTheLibrary()
     {
         var copy = Directory.CreateTempSubdirectory("ort-copy-");

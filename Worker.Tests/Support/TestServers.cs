@@ -10,9 +10,10 @@ public static class TestServers
     public static readonly MachineInfo TwoCoreMachine = new(2, 0, 24L * 1024 * 1024 * 1024);
 
     /// <summary>Starts the real server on an ephemeral loopback port.</summary>
-    public static WorkerHost Start(WorkerSettings? settings = null, IInvocationHandler? invocations = null, bool ready = true)
+    public static WorkerHost Start(WorkerSettings? settings = null, IInvocationHandler? invocations = null, bool ready = true, bool warmUp = false)
     {
-        var host = new WorkerHost((settings ?? new WorkerSettings()) with { Port = 0 }, JsonLog.Null, invocations, TwoCoreMachine);
+        // No warm-up unless asked: hundreds of test servers start; the warm-up has tests of its own.
+        var host = new WorkerHost((settings ?? new WorkerSettings()) with { Port = 0, WarmUp = warmUp }, JsonLog.Null, invocations, TwoCoreMachine);
         host.Start(IPAddress.Loopback);
         if (ready)
         {

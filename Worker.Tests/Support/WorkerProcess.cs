@@ -59,6 +59,8 @@ public static class WorkerProcess
             info.Environment.Remove(name);
         }
 
+        // Started often by the tests: no warm-up unless a test asks for it.
+        info.Environment["WORKER_WARMUP"] = "off";
         foreach (var (name, value) in environment)
         {
             info.Environment[name] = value;

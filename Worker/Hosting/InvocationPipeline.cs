@@ -100,6 +100,113 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
         AnswerWriter.WriteEnd(answer, response.Body);
     }
 
+    /// <summary>
+    /// Runs synthetic records (every input's value 1, or "a" for strings) through the text formats
+    /// and every answer type a few times, pausing between rounds so the runtime can finish compiling
+    /// what the first rounds made hot. A fresh process's first real requests then find the decoders,
+    /// the engine, ORT's arena and its threads warm (BENCHMARKS.md, first requests). A model that
+    /// refuses the synthetic records is simply not warmed: the error goes nowhere.
+    /// </summary>
+    public int WarmUp(int rounds = 3, int rowsPerBody = 4096)
+    {
+        var bodies = new List<(RecordFormat Format, byte[] Body)> { (RecordFormat.JsonLines, SyntheticJsonLines(rowsPerBody)) };
+        var signature = Engine.Signature;
+        if (!signature.HasDynamicInputs || signature.Inputs.Count == 1)
+        {
+            bodies.Add((RecordFormat.Csv, SyntheticCsv(rowsPerBody)));
+        }
+
+        var ran = 0;
+        for (var round = 0; round < rounds; round++)
+        {
+            foreach (var (format, body) in bodies)
+            {
+                using var rows = new RowSet(signature, rowsPerBody);
+                try
+                {
+                    Decode(new ReadOnlySequence<byte>(body), format, default, rows);
+                    Engine.RunAsync(rows, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                    foreach (var answer in Enum.GetValues<AnswerFormat>())
+                    {
+                        using var output = new PooledBufferWriter();
+                        _answers.Write(answer, rows, output);
+                    }
+
+                    ran++;
+                }
+                catch (Exception e) when (e is RecordException or InferenceException)
+                {
+                    return ran;
+                }
+            }
+
+            Thread.Sleep(150); // tier-1 compilation of what just ran happens in the background
+        }
+
+        return ran;
+    }
+
+    private byte[] SyntheticCsv(int rows)
+    {
+        var text = new System.Text.StringBuilder();
+        for (var row = 0; row < rows; row++)
+        {
+            var first = true;
+            foreach (var input in Engine.Signature.Inputs)
+            {
+                for (var i = 0; i < (input.HasDynamicAxes ? input.FixedRowSize * 2 : input.RowSize); i++)
+                {
+                    text.Append(first ? "" : ",").Append(SyntheticValue(input.ElementType, row + i, json: false));
+                    first = false;
+                }
+            }
+
+            text.Append('\n');
+        }
+
+        return System.Text.Encoding.UTF8.GetBytes(text.ToString());
+    }
+
+    /// <summary>
+    /// A value of the type as users' tools write it: for floats, pandas' 17-digit text and numpy's
+    /// shorter text with exponents in turn, so the warm-up takes every number path the real data will.
+    /// </summary>
+    private static string SyntheticValue(Inference.Ort.TensorElementType type, int seed, bool json)
+    {
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        return type switch
+        {
+            Inference.Ort.TensorElementType.String => json ? "\"a\"" : "a",
+            Inference.Ort.TensorElementType.Float or Inference.Ort.TensorElementType.Double =>
+                (seed % 3) switch
+                {
+                    0 => ((seed * 0.7071067811865476 % 3) - 1.5).ToString("R", invariant),
+                    1 => ((float)((seed % 97) * 1.234567e-5)).ToString("R", invariant),
+                    _ => (seed % 100 * 0.25).ToString("0.0#", invariant),
+                },
+            Inference.Ort.TensorElementType.Float16 or Inference.Ort.TensorElementType.BFloat16 => (seed % 8 * 0.5).ToString(invariant),
+            _ => "1",
+        };
+    }
+
+    private byte[] SyntheticJsonLines(int rows)
+    {
+        string Tensor(Inference.Ort.TensorInfo input, int dimension)
+        {
+            if (dimension == input.Shape.Length)
+            {
+                return SyntheticValue(input.ElementType, dimension, json: true);
+            }
+
+            var size = input.Shape[dimension] < 0 ? 2 : (int)input.Shape[dimension];
+            return "[" + string.Join(",", Enumerable.Repeat(Tensor(input, dimension + 1), size)) + "]";
+        }
+
+        var line = "{" + string.Join(",", Engine.Signature.Inputs.Select(input =>
+            System.Text.Json.JsonSerializer.Serialize(input.Name) + ":" + (input.Shape.Length <= 1 ? Tensor(input, input.Shape.Length) : Tensor(input, 1)))) + "}\n";
+        return System.Text.Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(line, rows)));
+    }
+
     private void Decode(ReadOnlySequence<byte> body, RecordFormat format, CsvOptions csv, RowSet rows)
     {
         var single = settings.BatchStrategy == BatchStrategy.SingleRecord;

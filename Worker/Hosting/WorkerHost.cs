@@ -51,7 +51,15 @@ public sealed class WorkerHost : IAsyncDisposable
         {
             var engine = ModelLoader.Load(Settings, Machine, Log);
             _engine = engine;
-            _server.Routes.Invocations = new InvocationPipeline(engine, Settings);
+            var pipeline = new InvocationPipeline(engine, Settings);
+            if (Settings.WarmUp)
+            {
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                var bodies = pipeline.WarmUp();
+                Log.Info("warmed up", ("bodies", bodies), ("ms", Math.Round(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, 1)));
+            }
+
+            _server.Routes.Invocations = pipeline;
             Readiness.SetReady(engine.Device);
             return true;
         }

@@ -38,6 +38,7 @@ public sealed record WorkerSettings
     public const string IntraOpThreadsVariable = "WORKER_INTRA_OP_THREADS";
     public const string OrtSpinningVariable = "WORKER_ORT_SPINNING";
     public const string CudaDevicesVariable = "WORKER_CUDA_DEVICES";
+    public const string WarmUpVariable = "WORKER_WARMUP";
     public const string CudaArenaExtendStrategyVariable = "WORKER_CUDA_ARENA_EXTEND_STRATEGY";
     public const string CudnnConvAlgoSearchVariable = "WORKER_CUDNN_CONV_ALGO_SEARCH";
     public const string CudaCopyInDefaultStreamVariable = "WORKER_CUDA_COPY_IN_DEFAULT_STREAM";
@@ -58,6 +59,9 @@ public sealed record WorkerSettings
 
     /// <summary>auto (CUDA when a GPU and its provider are there, else CPU), cpu, cuda (fail without it), or tensorrt (only when asked for).</summary>
     public Inference.Ort.DevicePreference Device { get; init; } = Inference.Ort.DevicePreference.Auto;
+
+    /// <summary>Run synthetic records through the pipeline before /ping says ready, so the first real requests find it warm.</summary>
+    public bool WarmUp { get; init; } = true;
 
     /// <summary>The GPUs to open one session on each; null: every GPU the machine shows.</summary>
     public int[]? CudaDevices { get; init; }
@@ -245,6 +249,11 @@ public sealed record WorkerSettings
             }
 
             settings = settings with { CudaDevices = [.. devices] };
+        }
+
+        if (Get(WarmUpVariable) is { } warmUpText)
+        {
+            settings = settings with { WarmUp = ParseBool(WarmUpVariable, warmUpText.ToLowerInvariant() switch { "on" => "true", "off" => "false", var other => other }) };
         }
 
         if (Get(CudaArenaExtendStrategyVariable) is { } arenaText)
