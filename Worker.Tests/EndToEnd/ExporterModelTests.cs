@@ -449,4 +449,26 @@ public class ExporterModelTests
         var pipeline = new InvocationPipeline(host.Engine!, host.Settings);
         Assert.Equal(bodies, pipeline.WarmUp(rounds: 1, rowsPerBody: 9));
     }
+
+    [Fact]
+    public async Task ASequenceOfTensorsAnswersEachRecordsElementAsAnArray()
+    {
+        await using var host = Start("split_sequence");
+        var lines = await ModelServers.PostAsync(host.Port, "text/csv", "1,2,3\n4.5,-5,6\n", "application/jsonlines");
+        Assert.Equal(200, lines.Status);
+        Assert.Equal("{\"parts\":[1,2,3]}\n{\"parts\":[4.5,-5,6]}\n", lines.BodyText);
+        var csv = await ModelServers.PostAsync(host.Port, "application/json", "[[1,2,3],[0,0,0.25]]", "text/csv");
+        Assert.Equal("1,2,3\n0,0,0.25\n", csv.BodyText);
+    }
+
+    [Fact]
+    public async Task ATreeEnsembleBehindTf2OnnxNamesAnswersFloatAndBoolOutputs()
+    {
+        await using var host = Start("tree_tf2onnx");
+        var csv = await ModelServers.PostAsync(host.Port, "text/csv", "0.2,9\n1,1\n1,3\n", "text/csv");
+        Assert.Equal(200, csv.Status);
+        Assert.Equal("1.5,true\n-1,false\n4,true\n", csv.BodyText);
+        var json = await ModelServers.PostAsync(host.Port, "application/jsonlines", "{\"input_1:0\": [0.2, 9]}\n", "application/jsonlines");
+        Assert.Equal("{\"dense/BiasAdd:0\":[1.5],\"positive:0\":[true]}\n", json.BodyText);
+    }
 }

@@ -108,9 +108,9 @@ public static class ModelLoader
 
         foreach (var output in signature.Outputs)
         {
-            if (output.IsSequenceOfMaps)
+            if (output.IsSequenceOfMaps || output.IsSequenceOfTensors)
             {
-                throw new ModelLoadException($"{path}: output {output.Name} is a sequence of maps whose keys could not be read with a first Run on zeroed inputs");
+                throw new ModelLoadException($"{path}: output {output.Name} is a sequence of {(output.IsSequenceOfMaps ? "maps whose keys" : "tensors whose shape")} could not be read with a first Run on zeroed inputs");
             }
 
             if (!AnswerWriter.CanEncode(output.ElementType))

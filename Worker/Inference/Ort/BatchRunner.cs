@@ -45,7 +45,7 @@ public sealed class BatchRunner : IDisposable
         _dynamicShapes = [.. _signature.Inputs.Select(i => i.HasDynamicAxes ? new long[i.Shape.Length] : null)];
 
         // Sequences of maps and string tensors cannot be bound to a buffer the worker owns.
-        _ortAllocatesOutputs = _signature.HasMapOutputs || _signature.Outputs.Any(o => o.ElementType == TensorElementType.String);
+        _ortAllocatesOutputs = _signature.HasSequenceOutputs || _signature.Outputs.Any(o => o.ElementType == TensorElementType.String);
     }
 
     public int MaxRows { get; }
@@ -205,6 +205,29 @@ public sealed class BatchRunner : IDisposable
                 for (var e = 0; e < slots.Length; e++)
                 {
                     slots[e] = _outputStrings.Append(results[o].GetStringElementAsSpan(e));
+                }
+
+                continue;
+            }
+
+            if (info.IsPerRecordSequence)
+            {
+                var elements = results[o];
+                if (elements.GetValueCount() != rows)
+                {
+                    throw new InferenceException($"output {info.Name} is a sequence of {elements.GetValueCount()} tensors, expected one per record ({rows})");
+                }
+
+                for (var r = 0; r < rows; r++)
+                {
+                    using var element = elements.GetValue(r, OrtAllocator.DefaultInstance);
+                    var bytes = element.GetTensorDataAsSpan<byte>();
+                    if (bytes.Length != rowBytes)
+                    {
+                        throw new InferenceException($"output {info.Name}: record {r}'s tensor has {bytes.Length} bytes, expected {rowBytes} ({info.ShapeText} after the batch)");
+                    }
+
+                    bytes.CopyTo(destination.Slice(r * rowBytes, rowBytes));
                 }
 
                 continue;

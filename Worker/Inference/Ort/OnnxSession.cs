@@ -84,7 +84,7 @@ public sealed class OnnxSession : IDisposable
         var signature = new ModelSignature(
             [.. session.InputNames.Select(name => ReadTensorInfo(name, session.InputMetadata[name]))],
             [.. session.OutputNames.Select(name => ReadTensorInfo(name, session.OutputMetadata[name]))]);
-        Signature = signature.HasMapOutputs ? ReadMapKeys(session, signature) : signature;
+        Signature = signature.HasSequenceOutputs ? ReadSequenceShapes(session, signature) : signature;
     }
 
     public ModelSignature Signature { get; }
@@ -174,11 +174,13 @@ public sealed class OnnxSession : IDisposable
 
     /// <summary>
     /// A ZipMap output's keys are the classifier's labels, the same in every record's map, but the
-    /// model's type says only "a sequence of maps". One Run on zeroed inputs at load reads them, so the
-    /// output becomes a float row of one value per label, in the maps' (sorted) key order. A model
-    /// whose inputs cannot be zeroed keeps the output unresolved, and loading refuses it by name.
+    /// model's type says only "a sequence of maps"; a sequence of tensors says nothing of its
+    /// elements' shape. One Run on zeroed inputs at load reads them, so a ZipMap output becomes a
+    /// float row of one value per label, in the maps' (sorted) key order, and a sequence of tensors a
+    /// row of its first element's shape. A model whose inputs cannot be zeroed keeps such an output
+    /// unresolved, and loading refuses it by name.
     /// </summary>
-    private static ModelSignature ReadMapKeys(InferenceSession session, ModelSignature signature)
+    private static ModelSignature ReadSequenceShapes(InferenceSession session, ModelSignature signature)
     {
         var rows = signature.IsBatchable ? 1 : signature.FixedBatch;
         if (rows < 1 || signature.Inputs.Any(i => i.RowSize < 1 || i.ElementSize == 0))
@@ -225,6 +227,12 @@ public sealed class OnnxSession : IDisposable
                         : [.. keys.GetTensorDataAsSpan<long>().ToArray().Select(k => k.ToString(CultureInfo.InvariantCulture))];
                     outputs[o] = new TensorInfo(outputs[o].Name, TensorElementType.Float, [signature.IsBatchable ? -1 : rows, labels.Length]) { MapKeys = labels };
                 }
+                else if (outputs[o].IsSequenceOfTensors && results[o].GetValueCount() > 0)
+                {
+                    using var element = results[o].GetValue(0, OrtAllocator.DefaultInstance);
+                    long[] shape = [signature.IsBatchable ? -1 : rows, .. element.GetTensorTypeAndShape().Shape];
+                    outputs[o] = new TensorInfo(outputs[o].Name, outputs[o].ElementType, shape) { IsPerRecordSequence = true };
+                }
             }
 
             return new ModelSignature(signature.Inputs, outputs);
@@ -251,6 +259,13 @@ public sealed class OnnxSession : IDisposable
             && map.ValueMetadata is { IsTensor: true, ElementDataType: Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float })
         {
             return new TensorInfo(name, TensorElementType.Undefined, []) { IsSequenceOfMaps = true };
+        }
+
+        if (metadata.OnnxValueType == OnnxValueType.ONNX_TYPE_SEQUENCE
+            && metadata.AsSequenceMetadata().ElementMeta is { IsTensor: true, IsString: false } tensorElement)
+        {
+            // Element type known, element shape read at load; Undefined until then.
+            return new TensorInfo(name, (TensorElementType)(int)tensorElement.ElementDataType, []) { IsSequenceOfTensors = true };
         }
 
         if (metadata.OnnxValueType != OnnxValueType.ONNX_TYPE_TENSOR)

@@ -33,6 +33,15 @@ public sealed record TensorInfo(string Name, TensorElementType ElementType, long
     /// <summary>A sequence of maps whose keys are not known yet (they are read from a first Run at load).</summary>
     public bool IsSequenceOfMaps { get; init; }
 
+    /// <summary>A sequence of tensors whose element shape is not known yet (read from a first Run at load).</summary>
+    public bool IsSequenceOfTensors { get; init; }
+
+    /// <summary>
+    /// A sequence of tensors with one element per record (e.g. SplitToSequence along the batch): each
+    /// record's answer is its element, read as a row of this output's shape after the first dimension.
+    /// </summary>
+    public bool IsPerRecordSequence { get; init; }
+
     /// <summary>The model's name for each dimension ("batch", "sequence"), "" where it gives none.</summary>
     public IReadOnlyList<string> DimNames { get; init; } = [];
 
@@ -147,8 +156,8 @@ public sealed record ModelSignature(IReadOnlyList<TensorInfo> Inputs, IReadOnlyL
         }
     }
 
-    /// <summary>Some output is a sequence of maps, which ORT allocates itself (it cannot be bound to a buffer).</summary>
-    public bool HasMapOutputs => Outputs.Any(o => o.MapKeys is not null || o.IsSequenceOfMaps);
+    /// <summary>Some output is a sequence (of maps or of tensors), which ORT allocates itself (it cannot be bound to a buffer).</summary>
+    public bool HasSequenceOutputs => Outputs.Any(o => o.MapKeys is not null || o.IsSequenceOfMaps || o.IsSequenceOfTensors || o.IsPerRecordSequence);
 
     // Read per record and per Run: computed once (above), never through LINQ on a hot path.
 
@@ -159,5 +168,7 @@ public sealed record ModelSignature(IReadOnlyList<TensorInfo> Inputs, IReadOnlyL
     private static string Describe(TensorInfo output) =>
         output.MapKeys is { } keys ? $"{output.Name} seq(map({string.Join(",", keys)} -> float32))"
         : output.IsSequenceOfMaps ? $"{output.Name} seq(map)"
+        : output.IsSequenceOfTensors ? $"{output.Name} seq(tensor)"
+        : output.IsPerRecordSequence ? $"{output.Name} seq({TensorInfo.TypeName(output.ElementType)}{output.ShapeText})"
         : $"{output.Name} {TensorInfo.TypeName(output.ElementType)}{output.ShapeText}";
 }

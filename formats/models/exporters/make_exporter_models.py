@@ -18,6 +18,8 @@ down to a few fixed weights so the tests compute every expected answer themselve
   identity_types  one [None,2] input of every tensor type ORT runs, each passed to an output of its type
   identity_str    text string [None,2] -> same string [None,2] (quoting and escaping round trips)
   sequence_mean   x float [batch, sequence, 2] -> the mean over the sequence, [batch, 2]
+  split_sequence  x float [None, 3] -> parts, a sequence of one float [3] tensor per record (SplitToSequence)
+  tree_tf2onnx    a TreeEnsembleRegressor behind tf2onnx-style names (input_1:0 -> dense/BiasAdd:0) and a bool output
   bad_shapes/     models the worker refuses by name: per-token outputs [batch, sequence, 2], strings
                   with a dynamic axis
 """
@@ -156,6 +158,29 @@ def sequence_mean():
                [helper.make_tensor_value_info("mean", TensorProto.FLOAT, ["batch", 2])]), "sequence_mean")
 
 
+def split_sequence():
+    save(model([helper.make_node("SplitToSequence", ["x"], ["parts"], axis=0, keepdims=0)], "split_sequence",
+               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 3])],
+               [helper.make_tensor_sequence_value_info("parts", TensorProto.FLOAT, [3])]), "split_sequence")
+
+
+def tree_tf2onnx():
+    # One tree: x[0] <= 0.5 ? 1.5 : (x[1] <= 2 ? -1 : 4); positive = prediction > 0.
+    nodes = [
+        helper.make_node("TreeEnsembleRegressor", ["input_1:0"], ["dense/BiasAdd:0"], domain="ai.onnx.ml", n_targets=1,
+                         nodes_treeids=[0, 0, 0, 0, 0], nodes_nodeids=[0, 1, 2, 3, 4], nodes_featureids=[0, 0, 1, 0, 0],
+                         nodes_modes=["BRANCH_LEQ", "LEAF", "BRANCH_LEQ", "LEAF", "LEAF"], nodes_values=[0.5, 0, 2.0, 0, 0],
+                         nodes_truenodeids=[1, 0, 3, 0, 0], nodes_falsenodeids=[2, 0, 4, 0, 0],
+                         target_treeids=[0, 0, 0], target_nodeids=[1, 3, 4], target_ids=[0, 0, 0], target_weights=[1.5, -1.0, 4.0]),
+        helper.make_node("Greater", ["dense/BiasAdd:0", "zero"], ["positive:0"]),
+    ]
+    save(model(nodes, "tree_tf2onnx",
+               [helper.make_tensor_value_info("input_1:0", TensorProto.FLOAT, [None, 2])],
+               [helper.make_tensor_value_info("dense/BiasAdd:0", TensorProto.FLOAT, [None, 1]),
+                helper.make_tensor_value_info("positive:0", TensorProto.BOOL, [None, 1])],
+               [helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])]), "tree_tf2onnx")
+
+
 def bad_shapes():
     save(model([helper.make_node("Identity", ["x"], ["logits"])], "per_token_output",
                [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "sequence", 2])],
@@ -177,4 +202,6 @@ if __name__ == "__main__":
     identity_types()
     identity_str()
     sequence_mean()
+    split_sequence()
+    tree_tf2onnx()
     bad_shapes()
