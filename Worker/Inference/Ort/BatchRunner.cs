@@ -120,7 +120,12 @@ public sealed class BatchRunner : IDisposable
             return;
         }
 
-        var inputs = _inputValues[rows] ??= CreateValues(_signature.Inputs, _inputs, rows);
+        RunOn(_inputValues[rows] ??= CreateValues(_signature.Inputs, _inputs, rows), rows);
+    }
+
+    /// <summary>One Run on these input values: string inputs filled, outputs into this runner's buffers.</summary>
+    private void RunOn(OrtValue[] inputs, int rows)
+    {
         FillStringInputs(inputs, rows);
         if (_ortAllocatesOutputs)
         {
@@ -138,15 +143,7 @@ public sealed class BatchRunner : IDisposable
         var inputs = CreateValues(_signature.Inputs, _inputs, rows);
         try
         {
-            FillStringInputs(inputs, rows);
-            if (_ortAllocatesOutputs)
-            {
-                RunWithOrtOutputs(inputs, rows);
-                return;
-            }
-
-            var outputs = _outputValues[rows] ??= CreateValues(_signature.Outputs, _outputs, rows);
-            _session.Run(_runOptions, _inputNames, inputs, _outputNames, outputs);
+            RunOn(inputs, rows);
         }
         finally
         {
