@@ -101,8 +101,8 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
     }
 
     /// <summary>
-    /// Runs synthetic records (every input's value 1, or "a" for strings) through the text formats
-    /// and every answer type a few times, pausing between rounds so the runtime can finish compiling
+    /// Runs synthetic records (numbers as pandas and numpy write them, "a" for strings) through the
+    /// text formats and every answer type a few times, pausing between rounds so the runtime can finish compiling
     /// what the first rounds made hot. A fresh process's first real requests then find the decoders,
     /// the engine, ORT's arena and its threads warm (BENCHMARKS.md, first requests). A model that
     /// refuses the synthetic records is simply not warmed: the error goes nowhere.
@@ -111,7 +111,7 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
     {
         var bodies = new List<(RecordFormat Format, byte[] Body)> { (RecordFormat.JsonLines, SyntheticJsonLines(rowsPerBody)) };
         var signature = Engine.Signature;
-        if (!signature.HasDynamicInputs || signature.Inputs.Count == 1)
+        if (!signature.HasDynamicInputs || (signature.Inputs.Count == 1 && signature.Inputs[0].Shape.Count(d => d < 0) == 2))
         {
             bodies.Add((RecordFormat.Csv, SyntheticCsv(rowsPerBody)));
         }
