@@ -26,6 +26,7 @@ public class EndToEndBenchmarks
     private float[] _pinned = null!;
     private Dictionary<PayloadFormat, byte[]> _requests = [];
     private LoopbackClient _client = null!;
+    private Dictionary<NumberStyle, byte[]> _styledCsv = [];
     private (OrtValue[] Inputs, OrtValue[] Outputs)[] _bareValues = [];
     private readonly RunOptions _runOptions = new();
     private float[] _bareOutputs = null!;
@@ -70,6 +71,12 @@ public class EndToEndBenchmarks
         _requests = Enum.GetValues<PayloadFormat>().ToDictionary(
             format => format,
             format => LoopbackClient.Request(Payloads.ContentType(format), Payloads.Encode(format, rows), accept: "text/csv"));
+        // The same row count as pandas (float64, 17 digits) and numpy (float32, exponents) write it.
+        _styledCsv = new Dictionary<NumberStyle, byte[]>
+        {
+            [NumberStyle.PandasFloat64] = LoopbackClient.Request("text/csv", StyledCsv(random, NumberStyle.PandasFloat64), accept: "text/csv"),
+            [NumberStyle.NumpyFloat32] = LoopbackClient.Request("text/csv", StyledCsv(random, NumberStyle.NumpyFloat32), accept: "text/csv"),
+        };
         _client = new LoopbackClient(_host.Port);
         _bareValues = [.. new[] { 1, 64, Batch }.Select(batch => BareValues(batch, Rows / batch))];
         _runner = _bare.CreateRunner(Batch);
@@ -113,6 +120,12 @@ public class EndToEndBenchmarks
     [Benchmark(Description = "end to end, MULTI_RECORD CSV, 8192 rows")]
     public Task<int> EndToEndCsv() => Send(PayloadFormat.Csv);
 
+    [Benchmark(Description = "end to end, MULTI_RECORD CSV as pandas writes float64, 8192 rows")]
+    public Task<int> EndToEndCsvPandas() => SendRaw(_styledCsv[NumberStyle.PandasFloat64]);
+
+    [Benchmark(Description = "end to end, MULTI_RECORD CSV as numpy writes float32, 8192 rows")]
+    public Task<int> EndToEndCsvNumpy() => SendRaw(_styledCsv[NumberStyle.NumpyFloat32]);
+
     [Benchmark(Description = "end to end, MULTI_RECORD JSON Lines, 8192 rows")]
     public Task<int> EndToEndJsonLines() => Send(PayloadFormat.JsonLines);
 
@@ -134,10 +147,31 @@ public class EndToEndBenchmarks
     [Benchmark(Description = "bare ORT Run, 16 x 64 rows")]
     public void BareOrtBatchOf64() => RunBare(1, SmallRows / 64);
 
-    private async Task<int> Send(PayloadFormat format)
+    private Task<int> Send(PayloadFormat format) => SendRaw(_requests[format]);
+
+    private async Task<int> SendRaw(byte[] request)
     {
-        var status = await _client.SendAsync(_requests[format]);
+        var status = await _client.SendAsync(request);
         return status == 200 ? status : throw new InvalidOperationException($"status {status}");
+    }
+
+    private static byte[] StyledCsv(Random random, NumberStyle style)
+    {
+        var text = new System.Text.StringBuilder();
+        for (var r = 0; r < Rows; r++)
+        {
+            for (var c = 0; c < MlpModel.Inputs; c++)
+            {
+                var value = (random.NextDouble() * 2) - 1;
+                text.Append(c == 0 ? "" : ",").Append(style == NumberStyle.PandasFloat64
+                    ? value.ToString("R", System.Globalization.CultureInfo.InvariantCulture)
+                    : ((float)(value * Math.Pow(10, random.Next(-5, 2)))).ToString("R", System.Globalization.CultureInfo.InvariantCulture).Replace("E", "e", StringComparison.Ordinal));
+            }
+
+            text.Append('\n');
+        }
+
+        return System.Text.Encoding.ASCII.GetBytes(text.ToString());
     }
 
     /// <summary>
