@@ -88,6 +88,57 @@ public class AllocationBudgetTests
         Assert.True(allocated / (double)Records < BudgetBytesPerRecord, $"{format}: {allocated} bytes for {Records} records");
     }
 
+    [Theory]
+    [InlineData("csv")]
+    [InlineData("jsonl")]
+    [InlineData("jsonl-dynamic")]
+    public void StringsAndDynamicAxesAllocateNothingPerRecord(string format)
+    {
+        // Strings go to the row set's UTF-8 arena and dynamic values to its value arena, both pooled
+        // buffers grown by doubling: no object per record (an escaped JSON string rents its scratch).
+        var dynamic = format == "jsonl-dynamic";
+        ModelSignature signature = dynamic
+            ? new([new TensorInfo("ids", TensorElementType.Int64, [-1, -1]) { DimNames = ["batch", "sequence"] }], [new TensorInfo("y", TensorElementType.Float, [-1, 1])])
+            : new([new TensorInfo("text", TensorElementType.String, [-1, 2]), new TensorInfo("n", TensorElementType.UInt8, [-1, 1])], [new TensorInfo("y", TensorElementType.Float, [-1, 1])]);
+        var text = new StringBuilder();
+        for (var i = 0; i < Records; i++)
+        {
+            text.Append(format switch
+            {
+                "csv" => $"red,\"green, light\",{i % 256}\n",
+                "jsonl" => $"{{\"text\": [\"red\", \"gr\\u0065en\"], \"n\": {i % 256}}}\n",
+                _ => $"[{string.Join(",", Enumerable.Range(0, 1 + (i % 5)))}]\n",
+            });
+        }
+
+        var body = Encoding.UTF8.GetBytes(text.ToString());
+        int Run()
+        {
+            using var rows = new RowSet(signature, 1024);
+            if (format == "csv")
+            {
+                CsvRecordDecoder.Decode(body, default, rows, false);
+            }
+            else
+            {
+                JsonRecordDecoder.DecodeLines(body, rows, false);
+            }
+
+            return rows.RowCount;
+        }
+
+        Run();
+        var allocated = long.MaxValue;
+        for (var run = 0; run < 3; run++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            Assert.Equal(Records, Run());
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        Assert.True(allocated / (double)Records < BudgetBytesPerRecord, $"{format}: {allocated} bytes for {Records} records");
+    }
+
     private static int Decode(string format, byte[] body, ModelSignature signature, ProtoRecordDecoder decoder)
     {
         using var rows = new RowSet(signature, 1024);
