@@ -5,12 +5,13 @@
 # and peak RSS (sum of the stack's processes, sampled every 0.2 s) for each, and the ratios.
 #   apt-get install -y nginx gunicorn python3-flask python3-pandas
 #   Benchmarks/byoc-vs-worker.sh [size-in-MB]
+#   STYLE=pandas|numpy|short Benchmarks/byoc-vs-worker.sh [size-in-MB]   (number style, Benchmarks/make-csv.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mb=${1:-50}
 out=artifacts/bench-byoc
 mkdir -p "$out"
-input=$out/input-${mb}mb.csv
+input=$out/input-${mb}mb-${STYLE:-short}.csv
 Benchmarks/make-csv.sh "$mb" "$input"
 dotnet publish Worker/Worker.csproj -c Release -o "$out/worker" --nologo -v quiet >/dev/null
 workers=$(nproc)
