@@ -3,12 +3,13 @@
 # the linear model (4 features -> 3 outputs), SageMaker's settings left to /execution-parameters.
 # Prints records/s and MB/s (the job's own summary) and the peak RSS of the whole process.
 #   Benchmarks/transform-1gb.sh [size-in-MB] [extra transform options...]
+#   STYLE=pandas|numpy|short Benchmarks/transform-1gb.sh ...   (number style, Benchmarks/make-csv.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mb=${1:-1024}
 shift || true
 out=artifacts/bench-transform
-input=$out/input-${mb}mb.csv
+input=$out/input-${mb}mb-${STYLE:-short}.csv
 mkdir -p "$out"
 Benchmarks/make-csv.sh "$mb" "$input"
 dotnet publish Worker/Worker.csproj -c Release -o "$out/worker" --nologo -v quiet >/dev/null
