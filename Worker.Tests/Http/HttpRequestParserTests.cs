@@ -16,7 +16,23 @@ public class HttpRequestParserTests
         "GET /execution-parameters HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
         "GET http://example/ping HTTP/1.1\r\nhost: a\r\nX-Long: " + new string('v', 3000) + "\r\n\r\n",
         "\r\nGET /other/path HTTP/1.1\r\nHost:a\r\nConnection: close\r\n\r\n",
+        SageMakerHeaders,
     };
+
+    private const string SageMakerHeaders =
+        "POST /invocations HTTP/1.1\r\nHost: a\r\nX-Amzn-SageMaker-Inference-Id: 7f3c\r\nx-amzn-sagemaker-custom-attributes: c000b4f9-df62,trace=1\r\n" +
+        "X-Amzn-SageMaker-Target-Model: m1.tar.gz\r\nX-Amzn-SageMaker-Target-Variant: AllTraffic\r\nContent-Length: 0\r\n\r\n";
+
+    [Fact]
+    public void SageMakersRequestHeadersAreKeptForTheLog()
+    {
+        var head = new HttpRequestHead();
+        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(SageMakerHeaders)));
+        Assert.True(HttpRequestParser.TryParseHead(ref reader, head));
+        Assert.Equal(("7f3c", "c000b4f9-df62,trace=1", "m1.tar.gz", "AllTraffic"), (head.InferenceId, head.CustomAttributes, head.TargetModel, head.TargetVariant));
+        head.Reset();
+        Assert.False(head.HasSageMakerHeaders);
+    }
 
     [Theory]
     [MemberData(nameof(ValidRequests))]
@@ -136,6 +152,6 @@ public class HttpRequestParserTests
         var reader = new SequenceReader<byte>(sequence);
         var head = new HttpRequestHead();
         Assert.True(HttpRequestParser.TryParseHead(ref reader, head));
-        return $"{head.Method} {head.Route} {head.UnknownTarget} {head.IsHttp11} {head.ContentLength} {head.IsChunked} {head.KeepAlive} {head.ExpectContinue} {head.ContentType} {head.Accept} {head.HeadLength} consumed={reader.Consumed}";
+        return $"{head.Method} {head.Route} {head.UnknownTarget} {head.IsHttp11} {head.ContentLength} {head.IsChunked} {head.KeepAlive} {head.ExpectContinue} {head.ContentType} {head.Accept} {head.InferenceId} {head.CustomAttributes} {head.TargetModel} {head.TargetVariant} {head.HeadLength} consumed={reader.Consumed}";
     }
 }

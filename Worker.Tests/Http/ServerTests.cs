@@ -584,4 +584,32 @@ public class ServerTests
         });
         await Task.WhenAll(tasks);
     }
+
+    [Fact]
+    public async Task SageMakersRequestHeadersAreLoggedOnTheRequestLineAndNeverEchoed()
+    {
+        var output = new MemoryStream();
+        var log = new JsonLog(output, LogLevel.Information);
+        var host = new WorkerHost(new WorkerSettings { Port = 0, WarmUp = false }, log, new EchoHandler(), TestServers.TwoCoreMachine);
+        host.Start(System.Net.IPAddress.Loopback);
+        host.Readiness.SetReady("test model");
+        string answer;
+        await using (var client = await RawHttpClient.ConnectAsync(host.Port))
+        {
+            await client.SendAsync(Post("1,2\n", extra: "X-Amzn-SageMaker-Inference-Id: req-42\r\nX-Amzn-SageMaker-Custom-Attributes: tenant=a\r\nX-Amzn-SageMaker-Target-Variant: blue\r\n"));
+            var response = await client.ReadResponseAsync();
+            Assert.Equal(200, response.Status);
+            answer = response.BodyText + string.Join("\n", response.Headers.Select(h => h.Key + ": " + h.Value));
+        }
+
+        await host.StopAsync();
+        await log.DisposeAsync();
+        var line = Encoding.UTF8.GetString(output.ToArray()).Split('\n').Single(l => l.Contains("\"request\"", StringComparison.Ordinal));
+        using var json = JsonDocument.Parse(line);
+        Assert.Equal("req-42", json.RootElement.GetProperty("inference_id").GetString());
+        Assert.Equal("tenant=a", json.RootElement.GetProperty("custom_attributes").GetString());
+        Assert.Equal("blue", json.RootElement.GetProperty("target_variant").GetString());
+        Assert.DoesNotContain("req-42", answer);
+        Assert.DoesNotContain("tenant=a", answer);
+    }
 }

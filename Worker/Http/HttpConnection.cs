@@ -510,6 +510,26 @@ internal sealed class HttpConnection
         }
 
         var elapsed = Stopwatch.GetElapsedTime(_requestStarted).TotalMilliseconds;
+        if (_head.HasSageMakerHeaders)
+        {
+            // SageMaker's per-request headers go on the request's own line (CloudWatch), never into the answer.
+            log.Write(
+                level,
+                "request",
+                ("method", _head.MethodName),
+                ("path", _head.PathName),
+                ("status", status),
+                ("bytes_in", bytesIn),
+                ("bytes_out", _response.Body.Length),
+                ("ms", elapsed),
+                ("error", _response.ErrorMessage),
+                ("inference_id", _head.InferenceId),
+                ("custom_attributes", _head.CustomAttributes),
+                ("target_model", _head.TargetModel),
+                ("target_variant", _head.TargetVariant));
+            return;
+        }
+
         log.Write(
             level,
             "request",

@@ -47,6 +47,21 @@ public sealed class HttpRequestHead
     public string? ContentType { get; set; }
     public string? Accept { get; set; }
 
+    /// <summary>SageMaker's X-Amzn-SageMaker-Inference-Id: logged on the request's line, never echoed.</summary>
+    public string? InferenceId { get; set; }
+
+    /// <summary>X-Amzn-SageMaker-Custom-Attributes (the caller's opaque string): logged, never echoed.</summary>
+    public string? CustomAttributes { get; set; }
+
+    /// <summary>X-Amzn-SageMaker-Target-Model (multi-model endpoints): logged.</summary>
+    public string? TargetModel { get; set; }
+
+    /// <summary>X-Amzn-SageMaker-Target-Variant: logged.</summary>
+    public string? TargetVariant { get; set; }
+
+    /// <summary>Any of SageMaker's request headers arrived.</summary>
+    public bool HasSageMakerHeaders => InferenceId is not null || CustomAttributes is not null || TargetModel is not null || TargetVariant is not null;
+
     /// <summary>Bytes of the request line and headers, including the blank line.</summary>
     public int HeadLength { get; set; }
 
@@ -90,6 +105,10 @@ public sealed class HttpRequestHead
         HasHost = false;
         ContentType = null;
         Accept = null;
+        InferenceId = null;
+        CustomAttributes = null;
+        TargetModel = null;
+        TargetVariant = null;
         HeadLength = 0;
     }
 }

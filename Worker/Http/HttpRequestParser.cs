@@ -279,6 +279,18 @@ public static class HttpRequestParser
 
                 head.ContentLength = ParseContentLength(value);
                 break;
+            case 29 when Ascii.EqualsIgnoreCase(name, "x-amzn-sagemaker-inference-id"u8):
+                head.InferenceId = HeaderValueStrings.Get(value);
+                break;
+            case 29 when Ascii.EqualsIgnoreCase(name, "x-amzn-sagemaker-target-model"u8):
+                head.TargetModel = HeaderValueStrings.Get(value);
+                break;
+            case 31 when Ascii.EqualsIgnoreCase(name, "x-amzn-sagemaker-target-variant"u8):
+                head.TargetVariant = HeaderValueStrings.Get(value);
+                break;
+            case 34 when Ascii.EqualsIgnoreCase(name, "x-amzn-sagemaker-custom-attributes"u8):
+                head.CustomAttributes = HeaderValueStrings.Get(value);
+                break;
             case 17 when Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
                 // Only a lone "chunked" is supported; a second Transfer-Encoding line would mean another coding.
                 if (head.HasTransferEncoding || !Ascii.EqualsIgnoreCase(value, "chunked"u8))
