@@ -102,9 +102,6 @@ public sealed class RowSet : IDisposable
     /// <summary>One value's little-endian bytes, after the record's values so far.</summary>
     public void AppendDynamicValue(int input, ReadOnlySpan<byte> value) => _dynamicValues[input]!.Append(value);
 
-    /// <summary>Values appended since <see cref="BeginDynamic"/>, as the record's row of a dynamic input.</summary>
-    public int DynamicValueBytes(int input) => _dynamicValues[input]!.Length - _dynamicStart;
-
     /// <summary>Ends the record's values for the input: its row keeps where they are and the sizes of its dimensions after the first.</summary>
     public void EndDynamic(int input, int row, ReadOnlySpan<long> dims)
     {
