@@ -14,9 +14,9 @@ serve.SetAction((parseResult, _) => ServeCommand.RunAsync(parseResult.GetValue(p
 root.Subcommands.Add(serve);
 
 var transformOptions = new TransformCli();
-var inputOption = new Option<string>("--input") { Description = "Input file, or folder walked recursively.", Required = true };
-var outputOption = new Option<string>("--output") { Description = "Folder for the answers: <relative path>.out per input file.", Required = true };
-var transform = new Command("transform", "Run a whole batch transform on local files, as SageMaker's data plane does, through this program's own server or --endpoint.");
+var inputOption = new Option<string>("--input") { Description = "Input file, folder walked recursively, or s3://bucket/prefix (or a manifest's s3:// URI with --s3-data-type ManifestFile).", Required = true };
+var outputOption = new Option<string>("--output") { Description = "Folder or s3://bucket/prefix for the answers: <relative path>.out per input.", Required = true };
+var transform = new Command("transform", "Run a whole batch transform on local files or S3, as SageMaker's data plane does, through this program's own server or --endpoint.");
 transform.Options.Add(inputOption);
 transform.Options.Add(outputOption);
 transformOptions.AddTo(transform);

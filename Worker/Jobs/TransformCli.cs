@@ -17,6 +17,11 @@ public sealed class TransformCli
     public const string AssembleWithVariable = "TRANSFORM_ASSEMBLE_WITH";
     public const string CompressionTypeVariable = "TRANSFORM_COMPRESSION_TYPE";
     public const string EndpointVariable = "TRANSFORM_ENDPOINT";
+    public const string InputFilterVariable = "TRANSFORM_INPUT_FILTER";
+    public const string JoinSourceVariable = "TRANSFORM_JOIN_SOURCE";
+    public const string OutputFilterVariable = "TRANSFORM_OUTPUT_FILTER";
+    public const string S3DataTypeVariable = "TRANSFORM_S3_DATA_TYPE";
+    public const string OutputKmsKeyVariable = "TRANSFORM_OUTPUT_KMS_KEY";
 
     public Option<string?> ModelDir { get; } = new("--model-dir") { Description = "Folder holding the model (default: SM_MODEL_DIR, else /opt/ml/model)." };
     public Option<string?> ContentType { get; } = new("--content-type") { Description = "Content-Type of the input (default: from each file's extension)." };
@@ -31,10 +36,16 @@ public sealed class TransformCli
     public Option<int?> MaxRetries { get; } = new("--invocations-max-retries") { Description = "Retries of a request that may pass (0-3, default 3)." };
     public Option<int?> Timeout { get; } = new("--invocations-timeout-in-seconds") { Description = "Seconds to wait for one answer (default 600)." };
     public Option<string?> Progress { get; } = new("--progress") { Description = "auto, bar, log or none (default auto: a bar on a terminal)." };
+    public Option<string?> InputFilter { get; } = new("--input-filter") { Description = "DataProcessing.InputFilter: JSONPath of what each record sends, e.g. $[1:] or $.features (default $)." };
+    public Option<string?> JoinSource { get; } = new("--join-source") { Description = "DataProcessing.JoinSource: None or Input (each answer joined onto its input record)." };
+    public Option<string?> OutputFilter { get; } = new("--output-filter") { Description = "DataProcessing.OutputFilter: JSONPath of what each joined record keeps, e.g. $[0,-1] (default $)." };
+    public Option<string?> S3DataType { get; } = new("--s3-data-type") { Description = "For an s3:// input: S3Prefix (every object under it) or ManifestFile (default S3Prefix)." };
+    public Option<string?> S3Endpoint { get; } = new("--s3-endpoint") { Description = "URL of an S3-compatible server, path-style (default: AWS_ENDPOINT_URL_S3, else AWS)." };
+    public Option<string?> OutputKmsKey { get; } = new("--output-kms-key") { Description = "KMS key id or ARN that S3 outputs are encrypted with (TransformOutput.KmsKeyId)." };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { ModelDir, ContentType, SplitType, BatchStrategy, MaxPayloadInMB, MaxConcurrentTransforms, Accept, AssembleWith, CompressionType, Endpoint, MaxRetries, Timeout, Progress })
+        foreach (var option in new Option[] { ModelDir, ContentType, SplitType, BatchStrategy, MaxPayloadInMB, MaxConcurrentTransforms, Accept, AssembleWith, CompressionType, Endpoint, MaxRetries, Timeout, Progress, InputFilter, JoinSource, OutputFilter, S3DataType, S3Endpoint, OutputKmsKey })
         {
             command.Options.Add(option);
         }
@@ -85,6 +96,21 @@ public sealed class TransformCli
             throw new ConfigurationException("--endpoint", $"must be an http:// URL, got '{endpointText}'");
         }
 
+        JsonPathFilter? Filter(Option<string?> option, string variable)
+        {
+            if (result.GetValue(option) is { } text)
+            {
+                return JsonPathFilter.Parse(option.Name, text);
+            }
+
+            return Env(variable) is { } value ? JsonPathFilter.Parse(variable, value) : null;
+        }
+
+        var processing = new DataProcessing(
+            Filter(InputFilter, InputFilterVariable),
+            Pick(JoinSource, JoinSourceVariable, Transform.DataProcessing.ParseJoinSource) ?? Transform.JoinSource.None,
+            Filter(OutputFilter, OutputFilterVariable));
+
         return new TransformOptions
         {
             Input = input,
@@ -101,6 +127,10 @@ public sealed class TransformCli
             Endpoint = endpoint,
             InvocationsMaxRetries = result.GetValue(MaxRetries) ?? 3,
             InvocationsTimeoutInSeconds = result.GetValue(Timeout) ?? 600,
+            DataProcessing = processing,
+            S3DataType = Pick(S3DataType, S3DataTypeVariable, TransformOptions.ParseS3DataType) ?? Transform.S3DataType.S3Prefix,
+            S3Endpoint = result.GetValue(S3Endpoint),
+            OutputKmsKey = result.GetValue(OutputKmsKey) ?? Env(OutputKmsKeyVariable),
         };
     }
 }

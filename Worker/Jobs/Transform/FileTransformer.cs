@@ -8,7 +8,10 @@ using Worker.Records;
 
 namespace Worker.Jobs.Transform;
 
-/// <summary>One input file of a job and where its answers go.</summary>
+/// <summary>
+/// One input of a job: a local file's full path or an S3 object's <c>s3://</c> URI, its path relative
+/// to the job's input (its output is that path + <c>.out</c>), and its stored length.
+/// </summary>
 public sealed record InputFile(string FullPath, string RelativePath, long Length);
 
 /// <summary>How a file ended: its output, or the reason it has none.</summary>
@@ -26,7 +29,8 @@ public sealed record ResolvedTransform(
     SplitType? SplitType,
     string? Accept,
     AssembleWith AssembleWith,
-    CompressionType? CompressionType)
+    CompressionType? CompressionType,
+    DataProcessing? Processing = null)
 {
     public long MaxPayloadBytes => (long)MaxPayloadInMB * 1024 * 1024;
 }
@@ -36,42 +40,51 @@ public sealed record ResolvedTransform(
 /// concurrency in flight, write the answers in input order to a temporary file and rename it to
 /// <c>.out</c> only when every request succeeded.
 /// </summary>
-public sealed class FileTransformer(InvocationClient client, SemaphoreSlim requestSlots, ResolvedTransform job, TransformProgress progress)
+public sealed class FileTransformer(InvocationClient client, SemaphoreSlim requestSlots, ResolvedTransform job, TransformProgress progress, JobStorage storage)
 {
     private const int ReadBufferBytes = 1 << 20;
 
-    public async Task<FileOutcome> RunAsync(InputFile file, string outputDirectory, CancellationToken cancellationToken)
+    // SplitType None with filters: the document is filtered whole, so it is read whole even when
+    // MaxPayloadInMB is 0 (unlimited): at most this much.
+    private const long MaxFilteredDocumentBytes = 100L * 1024 * 1024;
+
+    private readonly DataProcessing _processing = job.Processing ?? DataProcessing.None;
+
+    public async Task<FileOutcome> RunAsync(InputFile file, CancellationToken cancellationToken)
     {
-        var outputPath = Path.Combine(outputDirectory, file.RelativePath + ".out");
-        var partialPath = outputPath + ".partial";
         var counted = new RecordCount();
+        OutputObject? output = null;
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(outputPath)!);
             var plan = Plan(file);
-            await using (var output = new FileStream(partialPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
-            {
-                await TransformAsync(file, plan, output, counted, cancellationToken).ConfigureAwait(false);
-            }
-
-            File.Move(partialPath, outputPath, overwrite: true);
-            return new FileOutcome(file, outputPath, null, counted.Value);
+            output = await storage.CreateOutputAsync(file.RelativePath + ".out", cancellationToken).ConfigureAwait(false);
+            await TransformAsync(file, plan, output.Stream, counted, cancellationToken).ConfigureAwait(false);
+            await output.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return new FileOutcome(file, output.Location, null, counted.Value);
         }
-        catch (Exception e) when (e is TransformFileException or InvocationFailedException or RecordException or IOException or UnauthorizedAccessException or InvalidDataException)
+        catch (Exception e) when (e is TransformFileException or InvocationFailedException or RecordException or FilterException or IOException or UnauthorizedAccessException or InvalidDataException or StorageException)
         {
-            TryDelete(partialPath);
+            await AbortAsync(output).ConfigureAwait(false);
             return new FileOutcome(file, null, e.Message, counted.Value);
         }
         catch
         {
             // Cancelled or worse: never leave a half-written answer behind.
-            TryDelete(partialPath);
+            await AbortAsync(output).ConfigureAwait(false);
             throw;
         }
     }
 
+    private static async Task AbortAsync(OutputObject? output)
+    {
+        if (output is not null)
+        {
+            await output.AbortAsync().ConfigureAwait(false);
+        }
+    }
+
     /// <summary>What to send for a file: its Content-Type, split and compression, from the job or the file's name.</summary>
-    private sealed record FilePlan(string ContentType, SplitType Split, bool Gzip, bool SkipHeaderLine, bool CsvQuotes);
+    private sealed record FilePlan(string ContentType, SplitType Split, bool Gzip, bool SkipHeaderLine, bool CsvQuotes, RecordProcessor? Processor);
 
     private FilePlan Plan(InputFile file)
     {
@@ -94,19 +107,34 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
             contentType = string.Join(';', contentType.Split(';').Where(p => !p.Trim().StartsWith("header", StringComparison.OrdinalIgnoreCase)));
         }
 
-        return new FilePlan(contentType, split, gzip, skipHeader, format == RecordFormat.Csv);
+        RecordProcessor? processor = null;
+        if (_processing.IsActive)
+        {
+            try
+            {
+                _processing.CheckFormat("--content-type", format);
+            }
+            catch (ConfigurationException e)
+            {
+                throw new TransformFileException(e.Message);
+            }
+
+            processor = new RecordProcessor(_processing, format == RecordFormat.Csv);
+        }
+
+        return new FilePlan(contentType, split, gzip, skipHeader, format == RecordFormat.Csv, processor);
     }
 
-    private async Task TransformAsync(InputFile file, FilePlan plan, FileStream output, RecordCount counted, CancellationToken cancellationToken)
+    private async Task TransformAsync(InputFile file, FilePlan plan, Stream output, RecordCount counted, CancellationToken cancellationToken)
     {
         using var fileCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var pending = Channel.CreateUnbounded<PendingRequest>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var writer = WriteAnswersAsync(pending.Reader, output, counted, fileCancel);
+        var writer = WriteAnswersAsync(pending.Reader, output, plan.Processor, counted, fileCancel);
         Exception? produceError = null;
         try
         {
             var single = job.BatchStrategy == BatchStrategy.SingleRecord;
-            if (plan.Split == SplitType.None || (!single && job.MaxPayloadInMB == 0))
+            if (plan.Split == SplitType.None || (!single && job.MaxPayloadInMB == 0 && plan.Processor is null))
             {
                 await SendWholeFileAsync(file, plan, pending.Writer, fileCancel.Token).ConfigureAwait(false);
             }
@@ -150,14 +178,21 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
     {
         Func<HttpContent> content;
         Payload? buffered = null;
-        if (job.MaxPayloadInMB == 0)
+        RecordOriginals? originals = null;
+        if (job.MaxPayloadInMB == 0 && plan.Processor is null)
         {
             // Streamed with chunked encoding, as SageMaker does for MaxPayloadInMB 0; reopened per attempt.
-            content = () => new StreamContent(OpenInput(file.FullPath, plan.Gzip, out _), ReadBufferBytes);
+            content = () => new OpenedStreamContent(token => OpenInputAsync(file, plan.Gzip, null, token), ReadBufferBytes);
         }
         else
         {
             buffered = await ReadWholeAsync(file, plan.Gzip, cancellationToken).ConfigureAwait(false);
+            if (plan.Processor is { } processor)
+            {
+                // The document is the one record: filtered whole, and kept whole for the join.
+                (buffered, originals) = FilterWhole(buffered, processor);
+            }
+
             var memory = buffered.Memory;
             content = () => new ReadOnlyMemoryContent(memory);
         }
@@ -165,16 +200,50 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
         progress.AddInputBytes(file.Length);
         await requestSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
         var answer = InvokeAsync(content, plan, buffered, chunked: buffered is null, cancellationToken);
-        await pending.WriteAsync(new PendingRequest(answer, 0, -1), CancellationToken.None).ConfigureAwait(false);
+        await pending.WriteAsync(new PendingRequest(answer, 0, -1, originals), CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private (Payload Filtered, RecordOriginals? Originals) FilterWhole(Payload whole, RecordProcessor processor)
+    {
+        using (whole)
+        {
+            RecordOriginals? originals = null;
+            if (processor.Processing.JoinSource == JoinSource.Input)
+            {
+                originals = new RecordOriginals();
+                originals.Add(whole.Memory.Span);
+            }
+
+            if (!processor.Processing.FiltersInput)
+            {
+                var copy = new Payload(0, whole.Length);
+                copy.Append(new ReadOnlySequence<byte>(whole.Memory));
+                return (copy, originals);
+            }
+
+            var scratch = new ArrayBufferWriter<byte>();
+            try
+            {
+                processor.FilterInput(whole.Memory.Span, scratch);
+            }
+            catch (FilterException e)
+            {
+                throw new TransformFileException("record 0: " + e.Message);
+            }
+
+            var filtered = new Payload(0, scratch.WrittenCount);
+            filtered.Append(new ReadOnlySequence<byte>(scratch.WrittenMemory));
+            return (filtered, originals);
+        }
     }
 
     private async Task<Payload> ReadWholeAsync(InputFile file, bool gzip, CancellationToken cancellationToken)
     {
-        var limit = job.MaxPayloadBytes;
+        var limit = job.MaxPayloadInMB == 0 ? MaxFilteredDocumentBytes : job.MaxPayloadBytes;
         var payload = new Payload(0, (int)Math.Min(limit, Math.Max(file.Length, 4096)));
         try
         {
-            await using var stream = OpenInput(file.FullPath, gzip, out _);
+            await using var stream = await OpenInputAsync(file, gzip, null, cancellationToken).ConfigureAwait(false);
             while (true)
             {
                 var space = payload.GetSpace(ReadBufferBytes, limit + 1);
@@ -187,8 +256,9 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
                 payload.Advance(read);
                 if (payload.Length > limit)
                 {
-                    throw new TransformFileException(
-                        $"the file is over MaxPayloadInMB ({job.MaxPayloadInMB} MiB) and SplitType is None: split it (--split-type) or raise the limit");
+                    throw new TransformFileException(job.MaxPayloadInMB == 0
+                        ? $"the file is over {MaxFilteredDocumentBytes >> 20} MiB, the most a filtered or joined SplitType None document may be"
+                        : $"the file is over MaxPayloadInMB ({job.MaxPayloadInMB} MiB) and SplitType is None: split it (--split-type) or raise the limit");
                 }
             }
 
@@ -205,8 +275,12 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
     private async Task SendRecordsAsync(InputFile file, FilePlan plan, bool single, ChannelWriter<PendingRequest> pending, CancellationToken cancellationToken)
     {
         var splitter = new InputSplitter(plan.Split, plan.CsvQuotes);
-        var state = new SplitState(splitter, single, job.MaxPayloadInMB, plan.SkipHeaderLine);
-        await using var stream = OpenInput(file.FullPath, plan.Gzip, out var raw);
+
+        // Filtered records are packed here, not streamed: with no payload limit they still go in pieces.
+        var maxPayloadInMB = job.MaxPayloadInMB == 0 && plan.Processor is not null ? (int)(MaxFilteredDocumentBytes >> 20) : job.MaxPayloadInMB;
+        var state = new SplitState(splitter, single, maxPayloadInMB, plan.SkipHeaderLine, plan.Processor);
+        var raw = new ByteCount();
+        await using var stream = await OpenInputAsync(file, plan.Gzip, raw, cancellationToken).ConfigureAwait(false);
         var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: ReadBufferBytes, minimumReadSize: ReadBufferBytes / 4, leaveOpen: true));
         var rawPosition = 0L;
         try
@@ -218,7 +292,7 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
                 var consumed = state.Split(buffer, result.IsCompleted, out var stoppedEarly);
                 reader.AdvanceTo(consumed, stoppedEarly ? consumed : buffer.End);
 
-                var position = raw.Position;
+                var position = raw.Value;
                 progress.AddInputBytes(position - rawPosition);
                 rawPosition = position;
 
@@ -260,7 +334,7 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
 
         var memory = payload.Memory;
         var answer = InvokeAsync(() => new ReadOnlyMemoryContent(memory), plan, payload, chunked: false, cancellationToken);
-        await pending.WriteAsync(new PendingRequest(answer, payload.FirstRecord, payload.Records), CancellationToken.None).ConfigureAwait(false);
+        await pending.WriteAsync(new PendingRequest(answer, payload.FirstRecord, payload.Records, payload.Originals), CancellationToken.None).ConfigureAwait(false);
     }
 
     private async Task<InvocationAnswer> InvokeAsync(Func<HttpContent> content, FilePlan plan, Payload? payload, bool chunked, CancellationToken cancellationToken)
@@ -288,9 +362,11 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
     /// job's request slots until its answer is written (or dropped after a failure), so the job never
     /// holds more than its concurrency in bodies and answers.
     /// </summary>
-    private async Task<Exception?> WriteAnswersAsync(ChannelReader<PendingRequest> pending, FileStream output, RecordCount counted, CancellationTokenSource fileCancel)
+    private async Task<Exception?> WriteAnswersAsync(ChannelReader<PendingRequest> pending, Stream output, RecordProcessor? processor, RecordCount counted, CancellationTokenSource fileCancel)
     {
         Exception? failure = null;
+        var rewritten = processor is { Processing.RewritesAnswers: true } ? new ArrayBufferWriter<byte>() : null;
+        var pieces = new List<Range>();
         await foreach (var request in pending.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
         {
             try
@@ -312,11 +388,21 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
                     throw new InvocationFailedException(Where(request, e.Record) + e.Message, e.StatusCode, e.Record);
                 }
 
-                var records = CheckAnswer(request, answer);
-                await output.WriteAsync(answer.Body, CancellationToken.None).ConfigureAwait(false);
-                if (job.AssembleWith == AssembleWith.Line && answer.Body.Length > 0 && answer.Body[^1] != (byte)'\n')
+                long records;
+                if (rewritten is not null)
                 {
-                    output.WriteByte((byte)'\n');
+                    // Joined and filtered record by record: one output line each, whatever AssembleWith says.
+                    records = Rewrite(request, answer, processor!, pieces, rewritten);
+                    await output.WriteAsync(rewritten.WrittenMemory, CancellationToken.None).ConfigureAwait(false);
+                }
+                else
+                {
+                    records = CheckAnswer(request, answer);
+                    await output.WriteAsync(answer.Body, CancellationToken.None).ConfigureAwait(false);
+                    if (job.AssembleWith == AssembleWith.Line && answer.Body.Length > 0 && answer.Body[^1] != (byte)'\n')
+                    {
+                        await output.WriteAsync("\n"u8.ToArray(), CancellationToken.None).ConfigureAwait(false);
+                    }
                 }
 
                 counted.Value += records;
@@ -334,6 +420,39 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
         }
 
         return failure;
+    }
+
+    private static long Rewrite(PendingRequest request, InvocationAnswer answer, RecordProcessor processor, List<Range> pieces, ArrayBufferWriter<byte> into)
+    {
+        into.ResetWrittenCount();
+        var expected = request.Records < 0 ? 1 : request.Records;
+        var body = answer.Body.AsSpan();
+        try
+        {
+            AnswerRecords.Split(body, answer.ContentType, expected, pieces);
+        }
+        catch (FilterException e)
+        {
+            throw new TransformFileException(Where(request, null) + e.Message);
+        }
+
+        var isCsv = AnswerRecords.IsCsv(answer.ContentType);
+        var isJson = AnswerRecords.IsJson(answer.ContentType);
+        for (var i = 0; i < pieces.Count; i++)
+        {
+            try
+            {
+                processor.WriteAnswer(request.Originals is { } originals ? originals[i] : default, body[pieces[i]], isCsv, isJson, into);
+            }
+            catch (FilterException e)
+            {
+                throw new TransformFileException(Where(request, i) + e.Message);
+            }
+
+            into.Write("\n"u8);
+        }
+
+        return expected;
     }
 
     private static string Where(PendingRequest request, long? recordInRequest)
@@ -386,24 +505,19 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
         return body[^1] == (byte)'\n' ? lines : lines + 1;
     }
 
-    private static Stream OpenInput(string path, bool gzip, out FileStream raw)
+    /// <summary>The input's bytes, decompressed when asked; <paramref name="raw"/> counts the stored bytes read (progress).</summary>
+    private async Task<Stream> OpenInputAsync(InputFile file, bool gzip, ByteCount? raw, CancellationToken cancellationToken)
     {
-        raw = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
-        return gzip ? new GZipStream(raw, CompressionMode.Decompress, leaveOpen: false) : raw;
+        Stream stream = await storage.OpenInputAsync(file, cancellationToken).ConfigureAwait(false);
+        if (raw is not null)
+        {
+            stream = new CountingReadStream(stream, raw);
+        }
+
+        return gzip ? new GZipStream(stream, CompressionMode.Decompress, leaveOpen: false) : stream;
     }
 
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-        }
-    }
-
-    private sealed record PendingRequest(Task<InvocationAnswer> Answer, long FirstRecord, int Records);
+    private sealed record PendingRequest(Task<InvocationAnswer> Answer, long FirstRecord, int Records, RecordOriginals? Originals = null);
 
     private sealed class RecordCount
     {
@@ -415,10 +529,12 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
     /// record boundary once a few payloads are ready, so a fast disk never runs far ahead of the
     /// container.
     /// </summary>
-    private sealed class SplitState(InputSplitter splitter, bool single, int maxPayloadInMB, bool skipFirstRecord) : IDisposable
+    private sealed class SplitState(InputSplitter splitter, bool single, int maxPayloadInMB, bool skipFirstRecord, RecordProcessor? processor) : IDisposable
     {
         private const int MaxReady = 8;
         private readonly ArrayBufferWriter<byte> _joined = new();
+        private readonly ArrayBufferWriter<byte> _filtered = new();
+        private readonly bool _keepOriginals = processor?.Processing.JoinSource == JoinSource.Input;
         private readonly long _limit = maxPayloadInMB == 0 ? long.MaxValue : (long)maxPayloadInMB * 1024 * 1024;
         private Payload? _current;
         private long _offsetBase;
@@ -441,7 +557,7 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
 
                 // MultiRecord lines go in whole runs (the per-record path below packs them the same way,
                 // at ~100 ns a record); a line that does not fit, straddles buffers or holds a quote goes alone.
-                if (!single && !_skip && splitter.TryReadLines(ref reader, _limit - (_current?.Length ?? 0), out var lines, out var count))
+                if (!single && !_skip && processor is null && splitter.TryReadLines(ref reader, _limit - (_current?.Length ?? 0), out var lines, out var count))
                 {
                     _current ??= new Payload(_recordIndex, (int)Math.Min(_limit, Math.Max(64 * 1024, lines.Length)));
                     _current.AppendLines(lines, count);
@@ -461,7 +577,15 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
                     continue;
                 }
 
-                Add(single ? bare : wire, offset);
+                if (processor is not null)
+                {
+                    AddProcessed(bare, offset);
+                }
+                else
+                {
+                    Add(single ? bare : wire, offset);
+                }
+
                 _recordIndex++;
             }
 
@@ -515,6 +639,40 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
             _current.Append(record);
         }
 
+        /// <summary>A record through the input filter (one line each in MultiRecord), its original kept for the join.</summary>
+        private void AddProcessed(ReadOnlySequence<byte> bare, long offset)
+        {
+            var record = bare.IsSingleSegment ? bare.FirstSpan : bare.ToArray();
+            _filtered.ResetWrittenCount();
+            if (processor!.Processing.FiltersInput)
+            {
+                try
+                {
+                    processor.FilterInput(record, _filtered);
+                }
+                catch (FilterException e)
+                {
+                    throw new TransformFileException($"record {_recordIndex} (byte {offset} of the file): {e.Message}");
+                }
+            }
+            else
+            {
+                _filtered.Write(record);
+            }
+
+            if (!single)
+            {
+                _filtered.Write("\n"u8);
+            }
+
+            Add(new ReadOnlySequence<byte>(_filtered.WrittenMemory), offset);
+            var payload = single ? Ready[^1] : _current!;
+            if (_keepOriginals)
+            {
+                (payload.Originals ??= new RecordOriginals()).Add(record);
+            }
+        }
+
         public Payload? TakeLast()
         {
             var last = _current;
@@ -545,6 +703,9 @@ internal sealed class Payload(long firstRecord, int initialCapacity) : IDisposab
     public int Length { get; private set; }
 
     public ReadOnlyMemory<byte> Memory => Buffer.AsMemory(0, Length);
+
+    /// <summary>The records as they stand in the input, for JoinSource Input; outlives the payload until its answer is written.</summary>
+    public RecordOriginals? Originals { get; set; }
 
     private byte[] Buffer => _buffer ?? throw new ObjectDisposedException(nameof(Payload));
 

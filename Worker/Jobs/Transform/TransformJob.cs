@@ -26,13 +26,23 @@ public sealed class TransformJob(TransformOptions options, TextWriter console, T
     {
         options.Validate();
         var started = System.Diagnostics.Stopwatch.StartNew();
-        var files = ListInputs(options);
-        if (files.Count == 0 && options.ShardCount == 1)
+        using var storage = OpenStorage(options);
+        List<InputFile> files;
+        try
         {
-            return new TransformReport([], $"no input files at {options.Input}", started.Elapsed);
+            files = await ListInputsAsync(options, storage, cancellationToken).ConfigureAwait(false);
+            if (files.Count == 0 && options.ShardCount == 1)
+            {
+                return new TransformReport([], $"no input files at {options.Input}", started.Elapsed);
+            }
+
+            await storage.Output.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (StorageException e)
+        {
+            return new TransformReport([], e.Message, started.Elapsed);
         }
 
-        Directory.CreateDirectory(options.Output);
         WorkerHost? host = null;
         JsonLog? hostLog = null;
         try
@@ -66,7 +76,7 @@ public sealed class TransformJob(TransformOptions options, TextWriter console, T
             var progress = new TransformProgress(files.Count, files.Sum(f => f.Length));
             var outcomes = new FileOutcome?[files.Count];
             using var slots = new SemaphoreSlim(resolved.MaxConcurrentTransforms);
-            var transformer = new FileTransformer(client, slots, resolved, progress);
+            var transformer = new FileTransformer(client, slots, resolved, progress, storage);
 
             async Task RunFiles()
             {
@@ -75,7 +85,7 @@ public sealed class TransformJob(TransformOptions options, TextWriter console, T
                 var parallel = new ParallelOptions { MaxDegreeOfParallelism = resolved.MaxConcurrentTransforms, CancellationToken = cancellationToken };
                 await Parallel.ForEachAsync(Enumerable.Range(0, files.Count), parallel, async (index, token) =>
                 {
-                    var outcome = await transformer.RunAsync(files[index], options.Output, token).ConfigureAwait(false);
+                    var outcome = await transformer.RunAsync(files[index], token).ConfigureAwait(false);
                     outcomes[index] = outcome;
                     if (outcome.Error is null)
                     {
@@ -156,32 +166,29 @@ public sealed class TransformJob(TransformOptions options, TextWriter console, T
             options.SplitType,
             options.Accept,
             options.AssembleWith,
-            options.CompressionType);
+            options.CompressionType,
+            options.DataProcessing);
     }
 
-    /// <summary>Every file under the input (sorted by relative path, ordinal), this host's share of them.</summary>
-    public static List<InputFile> ListInputs(TransformOptions options)
+    /// <summary>Local paths or s3:// URIs, in and out, each from its own store.</summary>
+    public static JobStorage OpenStorage(TransformOptions options)
     {
-        var input = Path.GetFullPath(options.Input);
-        List<InputFile> all;
-        if (File.Exists(input))
-        {
-            all = [new InputFile(input, Path.GetFileName(input), new FileInfo(input).Length)];
-        }
-        else if (Directory.Exists(input))
-        {
-            var output = Path.GetFullPath(options.Output) + Path.DirectorySeparatorChar;
-            all = Directory.EnumerateFiles(input, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.None })
-                .Where(path => !path.StartsWith(output, StringComparison.Ordinal))
-                .Select(path => new InputFile(path, Path.GetRelativePath(input, path).Replace('\\', '/'), new FileInfo(path).Length))
-                .OrderBy(f => f.RelativePath, StringComparer.Ordinal)
-                .ToList();
-        }
-        else
-        {
-            throw new ConfigurationException("--input", $"{options.Input} is neither a file nor a folder");
-        }
+        Amazon.S3.AmazonS3Client? s3 = null;
+        Amazon.S3.AmazonS3Client S3() => s3 ??= S3Clients.Create(options.S3Endpoint);
 
+        IInputStore input = S3Location.IsS3(options.Input)
+            ? new S3InputStore(S3(), S3Location.Parse("--input", options.Input), options.S3DataType)
+            : new LocalInputStore(options.Input, S3Location.IsS3(options.Output) ? null : options.Output);
+        IOutputStore output = S3Location.IsS3(options.Output)
+            ? new S3OutputStore(S3(), S3Location.Parse("--output", options.Output), options.OutputKmsKey)
+            : new LocalOutputStore(options.Output);
+        return new JobStorage(input, output, s3);
+    }
+
+    /// <summary>Every input (sorted by relative path, ordinal), this host's share of them.</summary>
+    public static async Task<List<InputFile>> ListInputsAsync(TransformOptions options, JobStorage storage, CancellationToken cancellationToken)
+    {
+        var all = await storage.Input.ListAsync(cancellationToken).ConfigureAwait(false);
         return all.Where((_, index) => index % options.ShardCount == options.ShardIndex).ToList();
     }
 

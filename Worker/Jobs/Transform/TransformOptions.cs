@@ -61,6 +61,18 @@ public sealed record TransformOptions
 
     public int ShardCount { get; init; } = 1;
 
+    /// <summary>DataProcessing: InputFilter, JoinSource, OutputFilter, applied here in the data plane.</summary>
+    public DataProcessing DataProcessing { get; init; } = DataProcessing.None;
+
+    /// <summary>For an s3:// input: every object under the prefix, or the objects its manifest lists.</summary>
+    public S3DataType S3DataType { get; init; } = S3DataType.S3Prefix;
+
+    /// <summary>An S3-compatible server's URL (path-style); null: AWS_ENDPOINT_URL_S3, else AWS's own.</summary>
+    public string? S3Endpoint { get; init; }
+
+    /// <summary>TransformOutput.KmsKeyId: S3 outputs are encrypted with this KMS key.</summary>
+    public string? OutputKmsKey { get; init; }
+
     public void Validate()
     {
         if (MaxPayloadInMB is < 0 or > 100)
@@ -83,9 +95,30 @@ public sealed record TransformOptions
             throw new ConfigurationException("--invocations-timeout-in-seconds", $"must be 1 to 3600, got {InvocationsTimeoutInSeconds}");
         }
 
-        if (ContentType is not null && !Records.MediaTypes.TryGetRecordFormat(ContentType, out _, out _, out var error))
+        if (ContentType is not null)
         {
-            throw new ConfigurationException("--content-type", error);
+            if (!Records.MediaTypes.TryGetRecordFormat(ContentType, out var format, out _, out var error))
+            {
+                throw new ConfigurationException("--content-type", error);
+            }
+
+            DataProcessing.CheckFormat("--content-type", format);
+        }
+
+        if (DataProcessing.IsActive && Accept is not null && !Accept.Split(';')[0].Trim().ToLowerInvariant().Equals("text/csv", StringComparison.Ordinal)
+            && !Accept.Contains("json", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ConfigurationException("--accept", $"with DataProcessing the answers must be text/csv, application/json or application/jsonlines (SageMaker's rule), got '{Accept}'");
+        }
+
+        if (S3DataType == S3DataType.ManifestFile && !S3Location.IsS3(Input))
+        {
+            throw new ConfigurationException("--s3-data-type", "ManifestFile needs an s3:// input: the manifest's URI");
+        }
+
+        if (OutputKmsKey is not null && !S3Location.IsS3(Output))
+        {
+            throw new ConfigurationException("--output-kms-key", "encrypts S3 outputs only; the output is a local folder");
         }
     }
 
@@ -97,6 +130,14 @@ public sealed record TransformOptions
             "recordio" => Transform.SplitType.RecordIO,
             "tfrecord" => Transform.SplitType.TFRecord,
             _ => throw new ConfigurationException(name, $"must be None, Line, RecordIO or TFRecord, got '{text}'"),
+        };
+
+    public static S3DataType ParseS3DataType(string name, string text) =>
+        text.ToLowerInvariant() switch
+        {
+            "s3prefix" => Transform.S3DataType.S3Prefix,
+            "manifestfile" => Transform.S3DataType.ManifestFile,
+            _ => throw new ConfigurationException(name, $"must be S3Prefix or ManifestFile, got '{text}'"),
         };
 
     public static AssembleWith ParseAssembleWith(string name, string text) =>
