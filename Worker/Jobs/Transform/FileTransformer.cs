@@ -44,6 +44,8 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
 {
     private const int ReadBufferBytes = 1 << 20;
 
+    private static readonly ReadOnlyMemory<byte> LineEnd = "\n"u8.ToArray();
+
     // SplitType None with filters: the document is filtered whole, so it is read whole even when
     // MaxPayloadInMB is 0 (unlimited): at most this much.
     private const long MaxFilteredDocumentBytes = 100L * 1024 * 1024;
@@ -375,6 +377,11 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
                 {
                     // Drain: let the request finish (or see the cancellation) so its slot comes back.
                     await ((Task)request.Answer).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    if (request.Answer.IsCompletedSuccessfully)
+                    {
+                        request.Answer.Result.Dispose();
+                    }
+
                     continue;
                 }
 
@@ -388,6 +395,7 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
                     throw new InvocationFailedException(Where(request, e.Record) + e.Message, e.StatusCode, e.Record);
                 }
 
+                using var owned = answer;
                 long records;
                 if (rewritten is not null)
                 {
@@ -399,9 +407,9 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
                 {
                     records = CheckAnswer(request, answer);
                     await output.WriteAsync(answer.Body, CancellationToken.None).ConfigureAwait(false);
-                    if (job.AssembleWith == AssembleWith.Line && answer.Body.Length > 0 && answer.Body[^1] != (byte)'\n')
+                    if (job.AssembleWith == AssembleWith.Line && answer.Body.Length > 0 && answer.Body.Span[^1] != (byte)'\n')
                     {
-                        await output.WriteAsync("\n"u8.ToArray(), CancellationToken.None).ConfigureAwait(false);
+                        await output.WriteAsync(LineEnd, CancellationToken.None).ConfigureAwait(false);
                     }
                 }
 
@@ -426,7 +434,7 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
     {
         into.ResetWrittenCount();
         var expected = request.Records < 0 ? 1 : request.Records;
-        var body = answer.Body.AsSpan();
+        var body = answer.Body.Span;
         try
         {
             AnswerRecords.Split(body, answer.ContentType, expected, pieces);
@@ -475,7 +483,7 @@ public sealed class FileTransformer(InvocationClient client, SemaphoreSlim reque
     {
         long? answered = answer.ContentType switch
         {
-            "text/csv" or "application/jsonlines" or "application/x-jsonlines" or "application/jsonl" => CountLines(answer.Body),
+            "text/csv" or "application/jsonlines" or "application/x-jsonlines" or "application/jsonl" => CountLines(answer.Body.Span),
             _ => null,
         };
 

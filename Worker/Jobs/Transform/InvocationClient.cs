@@ -13,8 +13,64 @@ public sealed class InvocationFailedException(string message, int? statusCode, l
     public long? Record { get; } = record;
 }
 
-/// <summary>The answer to one <c>POST /invocations</c>.</summary>
-public sealed record InvocationAnswer(byte[] Body, string? ContentType);
+/// <summary>
+/// The answer to one <c>POST /invocations</c>, read into a pooled buffer: answers of megabytes each
+/// would otherwise leave a large-object-heap array behind per request, and a job's memory would
+/// grow with its input between full collections. Dispose once written.
+/// </summary>
+public sealed class InvocationAnswer(byte[] rented, int length, string? contentType) : IDisposable
+{
+    private byte[]? _rented = rented;
+
+    public ReadOnlyMemory<byte> Body => (_rented ?? throw new ObjectDisposedException(nameof(InvocationAnswer))).AsMemory(0, length);
+
+    public string? ContentType { get; } = contentType;
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _rented, null) is { } buffer)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Reads the whole body, growing by doubling where no Content-Length says its size.</summary>
+    public static async Task<InvocationAnswer> ReadAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var declared = response.Content.Headers.ContentLength;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Clamp(declared ?? 64 * 1024, 1, Array.MaxLength));
+        var length = 0;
+        try
+        {
+            await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, Array.MaxLength));
+                    buffer.AsSpan(0, length).CopyTo(bigger);
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+
+                var read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                length += read;
+            }
+
+            return new InvocationAnswer(buffer, length, response.Content.Headers.ContentType?.MediaType);
+        }
+        catch
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+}
 
 /// <summary>
 /// SageMaker's side of the container contract over real HTTP: wait for <c>/ping</c>, ask
@@ -131,13 +187,13 @@ public sealed class InvocationClient : IDisposable
                         request.Headers.TryAddWithoutValidation("Accept", accept);
                     }
 
-                    using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
-                    var body = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
+                    using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
                     if (response.StatusCode == HttpStatusCode.OK)
                     {
-                        return new InvocationAnswer(body, response.Content.Headers.ContentType?.MediaType);
+                        return await InvocationAnswer.ReadAsync(response, timeout.Token).ConfigureAwait(false);
                     }
 
+                    var body = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
                     status = (int)response.StatusCode;
                     (failure, record) = Describe(status.Value, body);
                     var mayPass = status >= 500 || status is 408 or 429;

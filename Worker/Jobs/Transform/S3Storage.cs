@@ -14,11 +14,11 @@ public enum S3DataType
 }
 
 /// <summary>An <c>s3://bucket/key</c> URI, split.</summary>
-public readonly record struct S3Location(string Bucket, string Key)
+public readonly record struct S3Path(string Bucket, string Key)
 {
     public static bool IsS3(string? text) => text is not null && text.StartsWith("s3://", StringComparison.OrdinalIgnoreCase);
 
-    public static S3Location Parse(string option, string text)
+    public static S3Path Parse(string option, string text)
     {
         if (!IsS3(text))
         {
@@ -33,7 +33,7 @@ public readonly record struct S3Location(string Bucket, string Key)
             throw new ConfigurationException(option, $"'{text}' names no bucket");
         }
 
-        return new S3Location(bucket, slash < 0 ? "" : rest[(slash + 1)..]);
+        return new S3Path(bucket, slash < 0 ? "" : rest[(slash + 1)..]);
     }
 
     public override string ToString() => $"s3://{Bucket}/{Key}";
@@ -93,7 +93,7 @@ public static class S3Clients
     }
 
     /// <summary>A message a user can act on: what was asked of which location, and what S3 said.</summary>
-    public static StorageException Explain(Exception e, string what, S3Location location)
+    public static StorageException Explain(Exception e, string what, S3Path location)
     {
         var reason = e switch
         {
@@ -113,7 +113,7 @@ public static class S3Clients
 }
 
 /// <summary>Inputs from S3: every object under a prefix, or those a SageMaker manifest lists.</summary>
-public sealed class S3InputStore(IAmazonS3 client, S3Location location, S3DataType dataType) : IInputStore
+public sealed class S3InputStore(IAmazonS3 client, S3Path location, S3DataType dataType) : IInputStore
 {
     public async Task<List<InputFile>> ListAsync(CancellationToken cancellationToken)
     {
@@ -195,7 +195,7 @@ public sealed class S3InputStore(IAmazonS3 client, S3Location location, S3DataTy
         return files;
     }
 
-    public static (S3Location Prefix, List<string> Relatives) ParseManifest(string text, S3Location manifest)
+    public static (S3Path Prefix, List<string> Relatives) ParseManifest(string text, S3Path manifest)
     {
         try
         {
@@ -203,12 +203,12 @@ public sealed class S3InputStore(IAmazonS3 client, S3Location location, S3DataTy
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Array || root.GetArrayLength() == 0
                 || root[0].ValueKind != JsonValueKind.Object || !root[0].TryGetProperty("prefix", out var prefixElement)
-                || prefixElement.GetString() is not { } prefixText || !S3Location.IsS3(prefixText))
+                || prefixElement.GetString() is not { } prefixText || !S3Path.IsS3(prefixText))
             {
                 throw new StorageException($"the manifest {manifest} must be a JSON array that starts with {{\"prefix\": \"s3://bucket/prefix/\"}}");
             }
 
-            var prefix = S3Location.Parse("manifest prefix", prefixText);
+            var prefix = S3Path.Parse("manifest prefix", prefixText);
             var relatives = new List<string>();
             for (var i = 1; i < root.GetArrayLength(); i++)
             {
@@ -234,7 +234,7 @@ public sealed class S3InputStore(IAmazonS3 client, S3Location location, S3DataTy
 
     public async Task<Stream> OpenAsync(InputFile file, CancellationToken cancellationToken)
     {
-        var where = S3Location.Parse("input", file.FullPath);
+        var where = S3Path.Parse("input", file.FullPath);
         try
         {
             var response = await client.GetObjectAsync(where.Bucket, where.Key, cancellationToken).ConfigureAwait(false);
@@ -296,7 +296,7 @@ public sealed class S3InputStore(IAmazonS3 client, S3Location location, S3DataTy
 /// is uploaded in parts as its answers come (multipart upload past one part) and appears only when
 /// complete; a failed one is aborted, leaving nothing.
 /// </summary>
-public sealed class S3OutputStore(IAmazonS3 client, S3Location location, string? kmsKeyId, int partBytes = S3OutputStore.DefaultPartBytes) : IOutputStore
+public sealed class S3OutputStore(IAmazonS3 client, S3Path location, string? kmsKeyId, int partBytes = S3OutputStore.DefaultPartBytes) : IOutputStore
 {
     /// <summary>8 MiB parts: over S3's 5 MiB minimum, and what one output holds in memory.</summary>
     public const int DefaultPartBytes = 8 << 20;
@@ -324,7 +324,7 @@ public sealed class S3OutputStore(IAmazonS3 client, S3Location location, string?
     public Task<OutputObject> CreateAsync(string relativeName, CancellationToken cancellationToken)
     {
         var key = location.Key.Length == 0 ? relativeName : location.Key.TrimEnd('/') + "/" + relativeName;
-        return Task.FromResult<OutputObject>(new S3Output(this, new S3Location(location.Bucket, key)));
+        return Task.FromResult<OutputObject>(new S3Output(this, new S3Path(location.Bucket, key)));
     }
 
     private void Encrypt(PutObjectRequest request)
@@ -345,7 +345,7 @@ public sealed class S3OutputStore(IAmazonS3 client, S3Location location, string?
         }
     }
 
-    private sealed class S3Output(S3OutputStore store, S3Location where) : OutputObject
+    private sealed class S3Output(S3OutputStore store, S3Path where) : OutputObject
     {
         private UploadStream? _stream;
 
@@ -370,7 +370,7 @@ public sealed class S3OutputStore(IAmazonS3 client, S3Location location, string?
     }
 
     /// <summary>Answers in, parts out: holds at most one part in memory.</summary>
-    private sealed class UploadStream(S3OutputStore store, S3Location where) : Stream
+    private sealed class UploadStream(S3OutputStore store, S3Path where) : Stream
     {
         private readonly MemoryStream _part = new();
         private readonly List<PartETag> _parts = [];

@@ -176,11 +176,11 @@ public sealed class TransformJob(TransformOptions options, TextWriter console, T
         Amazon.S3.AmazonS3Client? s3 = null;
         Amazon.S3.AmazonS3Client S3() => s3 ??= S3Clients.Create(options.S3Endpoint);
 
-        IInputStore input = S3Location.IsS3(options.Input)
-            ? new S3InputStore(S3(), S3Location.Parse("--input", options.Input), options.S3DataType)
-            : new LocalInputStore(options.Input, S3Location.IsS3(options.Output) ? null : options.Output);
-        IOutputStore output = S3Location.IsS3(options.Output)
-            ? new S3OutputStore(S3(), S3Location.Parse("--output", options.Output), options.OutputKmsKey)
+        IInputStore input = S3Path.IsS3(options.Input)
+            ? new S3InputStore(S3(), S3Path.Parse("--input", options.Input), options.S3DataType)
+            : new LocalInputStore(options.Input, S3Path.IsS3(options.Output) ? null : options.Output);
+        IOutputStore output = S3Path.IsS3(options.Output)
+            ? new S3OutputStore(S3(), S3Path.Parse("--output", options.Output), options.OutputKmsKey)
             : new LocalOutputStore(options.Output);
         return new JobStorage(input, output, s3);
     }
@@ -192,12 +192,33 @@ public sealed class TransformJob(TransformOptions options, TextWriter console, T
         return all.Where((_, index) => index % options.ShardCount == options.ShardIndex).ToList();
     }
 
+    /// <summary>The process's peak resident set (VmHWM), so a job's memory can be checked against its inputs' sizes.</summary>
+    public static long PeakResidentMegabytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                {
+                    return long.Parse(line[6..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) / 1024;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return Environment.WorkingSet >> 20;
+    }
+
     private void WriteSummary(TransformReport report, TransformProgress progress)
     {
         var ok = report.Files.Count - report.Failed;
         console.WriteLine(
             $"transform {(report.Succeeded ? "done" : "FAILED")}: {ok} of {report.Files.Count} file(s) written, {report.Records:N0} records, "
-            + $"{progress.InputBytesRead / 1e6:N1} MB in {progress.Elapsed.Elapsed.TotalSeconds:N1} s ({progress.RecordsPerSecond:N0} records/s, {progress.MegabytesPerSecond:N1} MB/s)");
+            + $"{progress.InputBytesRead / 1e6:N1} MB in {progress.Elapsed.Elapsed.TotalSeconds:N1} s ({progress.RecordsPerSecond:N0} records/s, {progress.MegabytesPerSecond:N1} MB/s), "
+            + $"peak memory {PeakResidentMegabytes():N0} MB");
         foreach (var file in report.Files.Where(f => f.Error is not null))
         {
             console.WriteLine($"  failed: {file.File.RelativePath}: {file.Error}");

@@ -111,12 +111,12 @@ public sealed record TransformOptions
             throw new ConfigurationException("--accept", $"with DataProcessing the answers must be text/csv, application/json or application/jsonlines (SageMaker's rule), got '{Accept}'");
         }
 
-        if (S3DataType == S3DataType.ManifestFile && !S3Location.IsS3(Input))
+        if (S3DataType == S3DataType.ManifestFile && !S3Path.IsS3(Input))
         {
             throw new ConfigurationException("--s3-data-type", "ManifestFile needs an s3:// input: the manifest's URI");
         }
 
-        if (OutputKmsKey is not null && !S3Location.IsS3(Output))
+        if (OutputKmsKey is not null && !S3Path.IsS3(Output))
         {
             throw new ConfigurationException("--output-kms-key", "encrypts S3 outputs only; the output is a local folder");
         }
