@@ -10,7 +10,11 @@ public class WorkerSettingsTests
         var settings = WorkerSettings.FromVariables(new Dictionary<string, string>());
         Assert.Equal(8080, settings.Port);
         Assert.Equal(6, settings.MaxPayloadInMB);
-        Assert.Equal(6L * 1024 * 1024, settings.MaxBodyBytes);
+
+        // Outside a batch job (real-time, async): bodies up to 1 GiB; in one, batch's 6 MiB.
+        Assert.Equal(1024L * 1024 * 1024, settings.MaxBodyBytes);
+        Assert.Equal(6L * 1024 * 1024, WorkerSettings.FromVariables(new Dictionary<string, string> { ["SAGEMAKER_BATCH"] = "true" }).MaxBodyBytes);
+        Assert.Equal(2L * 1024 * 1024, WorkerSettings.FromVariables(new Dictionary<string, string> { ["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = "2" }).MaxBodyBytes);
         Assert.Equal(BatchStrategy.MultiRecord, settings.BatchStrategy);
         Assert.Equal(1, settings.MaxConcurrentTransforms);
         Assert.False(settings.IsBatchJob);

@@ -10,8 +10,13 @@ namespace Worker.Hosting;
 /// <c>POST /invocations</c>: body → records (by Content-Type and batch strategy) → input rows →
 /// inference queue → one answer per record, in order, in the Accept type.
 /// </summary>
-public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings settings) : IInvocationHandler
+public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings settings) : IStreamingInvocationHandler
 {
+    // A streamed body is decoded in pieces of about this many bytes of whole records; two pieces run
+    // while the next is decoded, and each piece's rows are freed once its answers are written.
+    private const int StreamedPieceBytes = 4 * 1024 * 1024;
+    private const int StreamedPiecesInFlight = 2;
+
     private readonly AnswerWriter _answers = new(engine.Signature);
     private readonly ProtoRecordDecoder _framed = new(engine.Signature);
 
@@ -98,6 +103,187 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
         }
 
         AnswerWriter.WriteEnd(answer, response.Body);
+    }
+
+    /// <summary>
+    /// Many records in a body whose framing splits it without decoding: CSV (no header to carry
+    /// between pieces), JSON Lines, TFRecord and RecordIO, under MULTI_RECORD.
+    /// </summary>
+    public bool CanStream(HttpRequestHead head) =>
+        settings.BatchStrategy == BatchStrategy.MultiRecord
+        && MediaTypes.TryGetRecordFormat(head.ContentType, out var format, out var csv, out _)
+        && format is RecordFormat.Csv or RecordFormat.JsonLines or RecordFormat.TfRecord or RecordFormat.RecordIO or RecordFormat.RecordIOProtobuf
+        && !csv.HasHeader
+        && MediaTypes.TryGetAnswerFormat(head.Accept, format, out _, out _);
+
+    /// <summary>
+    /// A large body decoded as it arrives: cut at record boundaries into pieces, each piece's rows
+    /// queued for inference while the next is read, its answers written once it has run. Only the
+    /// answers are held to the end (the status line comes first, and a bad record anywhere is a 400
+    /// naming it), never the body or all of its rows.
+    /// </summary>
+    public async ValueTask InvokeStreamingAsync(HttpRequestHead head, RequestBodyReader body, HttpResponse response, CancellationToken cancellationToken)
+    {
+        MediaTypes.TryGetRecordFormat(head.ContentType, out var format, out var csv, out _);
+        MediaTypes.TryGetAnswerFormat(head.Accept, format, out var answer, out _);
+        var split = format switch
+        {
+            RecordFormat.Csv or RecordFormat.JsonLines => Jobs.Transform.SplitType.Line,
+            RecordFormat.TfRecord => Jobs.Transform.SplitType.TFRecord,
+            _ => Jobs.Transform.SplitType.RecordIO,
+        };
+        var splitter = new Jobs.Transform.InputSplitter(split, csvQuotes: format == RecordFormat.Csv);
+        var joined = new ArrayBufferWriter<byte>();
+        var pending = new Queue<(RowSet Rows, InferenceEngine.Slice[] Slices)>();
+        long records = 0;
+        long offset = 0;
+        var written = 0;
+        AnswerWriter.WriteStart(answer, response.Body);
+        try
+        {
+            while (true)
+            {
+                var (buffer, isFinal) = await body.ReadAsync(cancellationToken).ConfigureAwait(false);
+                if (buffer.Length < StreamedPieceBytes && !isFinal)
+                {
+                    body.AdvanceTo(buffer.Start, buffer.End); // not a piece yet: wait for more
+                    continue;
+                }
+
+                SequencePosition end;
+                try
+                {
+                    end = EndOfWholeRecords(splitter, buffer, isFinal, offset, records, joined);
+                }
+                catch (RecordException e)
+                {
+                    response.SetError(400, e.Message, e.Record, e.Offset); // a cut or damaged frame; already counted from the body's start
+                    return;
+                }
+
+                var piece = buffer.Slice(0, end);
+                if (piece.IsEmpty)
+                {
+                    if (isFinal)
+                    {
+                        break;
+                    }
+
+                    body.AdvanceTo(buffer.Start, buffer.End); // one record larger than a piece: read on
+                    continue;
+                }
+
+                var rows = new RowSet(Engine.Signature, EstimateRows(piece.Length));
+                try
+                {
+                    Decode(piece, format, csv, rows);
+                }
+                catch (RecordException e)
+                {
+                    rows.Dispose();
+                    var where = records + e.Record;
+                    var message = e.Message.StartsWith($"record {e.Record}", StringComparison.Ordinal) ? $"record {where}" + e.Message[$"record {e.Record}".Length..] : e.Message;
+                    response.SetError(400, message, where, offset + e.Offset);
+                    return;
+                }
+
+                records += rows.RowCount;
+                offset += piece.Length;
+                body.AdvanceTo(piece.End, piece.End);
+                pending.Enqueue((rows, await Engine.SubmitAsync(rows, cancellationToken).ConfigureAwait(false)));
+                while (pending.Count > StreamedPiecesInFlight || (pending.Count > 0 && pending.Peek().Slices.All(s => s.Completion.IsCompleted)))
+                {
+                    written = await WritePieceAsync(pending.Dequeue(), answer, response, written).ConfigureAwait(false);
+                }
+
+                if (isFinal && body.IsComplete)
+                {
+                    break;
+                }
+            }
+
+            while (pending.Count > 0)
+            {
+                written = await WritePieceAsync(pending.Dequeue(), answer, response, written).ConfigureAwait(false);
+            }
+        }
+        catch (InferenceException e)
+        {
+            response.SetError(500, "inference failed: " + e.Message);
+            return;
+        }
+        finally
+        {
+            while (pending.Count > 0)
+            {
+                var (rows, slices) = pending.Dequeue();
+                await InferenceEngine.WhenAllSettled(slices.Select(slice => slice.Completion).ToArray()).ConfigureAwait(false);
+                rows.Dispose();
+            }
+        }
+
+        if (records == 0)
+        {
+            response.SetError(400, "the request body holds no record");
+            return;
+        }
+
+        AnswerWriter.WriteEnd(answer, response.Body);
+        response.StatusCode = 200;
+        response.ContentType = MediaTypes.ContentTypeOf(answer);
+    }
+
+    /// <summary>
+    /// Where the whole records at the buffer's start end, taking about a piece's worth; the splitter
+    /// keeps its place in a record that straddles reads.
+    /// </summary>
+    private static SequencePosition EndOfWholeRecords(Jobs.Transform.InputSplitter splitter, ReadOnlySequence<byte> buffer, bool isFinal, long offset, long records, ArrayBufferWriter<byte> joined)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        var counted = 0L;
+        while (reader.Consumed < StreamedPieceBytes)
+        {
+            if (splitter.TryReadLines(ref reader, StreamedPieceBytes - reader.Consumed, out _, out var lines))
+            {
+                counted += lines;
+                continue;
+            }
+
+            if (!splitter.TryRead(ref reader, isFinal, offset, records + counted, joined, out _, out _))
+            {
+                break;
+            }
+
+            counted++;
+        }
+
+        return reader.Position;
+    }
+
+    /// <summary>Waits for a piece's slices, writes its answers after those before it, frees its rows; returns the pieces written.</summary>
+    private async Task<int> WritePieceAsync((RowSet Rows, InferenceEngine.Slice[] Slices) piece, AnswerFormat answer, HttpResponse response, int written)
+    {
+        using var rows = piece.Rows;
+        foreach (var slice in piece.Slices)
+        {
+            try
+            {
+                await slice.Completion.ConfigureAwait(false);
+            }
+            catch (InferenceException)
+            {
+                await InferenceEngine.WhenAllSettled(piece.Slices.Select(s => s.Completion).ToArray()).ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        if (written > 0 && answer == AnswerFormat.Json)
+        {
+            response.Body.Write(","u8); // the answers of each piece continue one JSON array
+        }
+
+        _answers.WriteRows(answer, rows, 0, rows.RowCount, response.Body);
+        return written + 1;
     }
 
     /// <summary>

@@ -45,8 +45,18 @@ public sealed record WorkerSettings
 
     public int Port { get; init; } = 8080;
 
-    /// <summary>Body limit in MiB as configured; 0 means no limit (SageMaker then streams chunked bodies).</summary>
-    public int MaxPayloadInMB { get; init; } = 6;
+    private readonly int _maxPayloadInMB = 6;
+
+    /// <summary>Body limit in MiB as configured (batch's 6 by default); 0 means no limit (SageMaker then streams chunked bodies). Setting it makes it explicit.</summary>
+    public int MaxPayloadInMB
+    {
+        get => _maxPayloadInMB;
+        init
+        {
+            _maxPayloadInMB = value;
+            MaxPayloadIsExplicit = true;
+        }
+    }
 
     /// <summary>True when the payload limit came from the environment or a flag rather than the default.</summary>
     public bool MaxPayloadIsExplicit { get; init; }
@@ -105,8 +115,18 @@ public sealed record WorkerSettings
     /// <summary>Header section limit; larger is 431.</summary>
     public int MaxHeaderBytes { get; init; } = 32 * 1024;
 
+    /// <summary>
+    /// The body limit with nothing set outside a batch job (SAGEMAKER_BATCH not true): asynchronous
+    /// inference takes payloads up to 1 GB (real-time InvokeEndpoint up to 25 MB), and the same image
+    /// serves every mode.
+    /// </summary>
+    public const int RealTimeMaxPayloadInMB = 1024;
+
+    /// <summary>The body limit in force: the one set, else batch's 6 MiB in a batch job, else <see cref="RealTimeMaxPayloadInMB"/>.</summary>
+    public int BodyLimitInMB => MaxPayloadIsExplicit || IsBatchJob ? MaxPayloadInMB : RealTimeMaxPayloadInMB;
+
     /// <summary>Body limit in bytes, or <see cref="long.MaxValue"/> when unlimited.</summary>
-    public long MaxBodyBytes => MaxPayloadInMB == 0 ? long.MaxValue : (long)MaxPayloadInMB * 1024 * 1024;
+    public long MaxBodyBytes => BodyLimitInMB == 0 ? long.MaxValue : (long)BodyLimitInMB * 1024 * 1024;
 
     /// <summary>Reads the process environment. <paramref name="port"/> and <paramref name="modelDirectory"/> are command-line overrides.</summary>
     public static WorkerSettings FromEnvironment(int? port = null, string? modelDirectory = null)

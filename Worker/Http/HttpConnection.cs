@@ -40,6 +40,10 @@ internal sealed class HttpConnection
     // Answers at least this large are written from their own pooled segments, for the same reason.
     private const int DirectBodyThreshold = 64 * 1024;
 
+    // Bodies at least this large go to a handler that decodes them as they arrive, when it can
+    // (real-time and async inference take up to 1 GiB): only the decoded rows and the answers are held.
+    private const int StreamedBodyThreshold = 8 * 1024 * 1024;
+
     // Environment.TickCount64 after which the heartbeat cancels the pending read.
     private long _deadline = long.MaxValue;
     private volatile bool _timedOut;
@@ -198,6 +202,7 @@ internal sealed class HttpConnection
             var buffer = result.Buffer;
             var wrote = false;
             var close = false;
+            IStreamingInvocationHandler? streamTo = null;
             byte[]? directBody = null;
             var directFilled = 0;
             try
@@ -275,6 +280,14 @@ internal sealed class HttpConnection
                     {
                         if (buffer.Length < _head.ContentLength)
                         {
+                            if (_head.ContentLength >= StreamedBodyThreshold && !result.IsCompleted && _recorder is null
+                                && _server.Routes.StreamingHandlerFor(_head) is { } handler)
+                            {
+                                // The body's bytes stay in the pipe: the handler reads them from here on.
+                                streamTo = handler;
+                                break;
+                            }
+
                             if (_head.ContentLength >= DirectBodyThreshold && !result.IsCompleted)
                             {
                                 // Take what has arrived; the rest is read straight from the socket below.
@@ -336,11 +349,19 @@ internal sealed class HttpConnection
             }
 
             headBuffered = state == ParseState.Head && !buffer.IsEmpty;
-            _reader.AdvanceTo(buffer.Start, result.Buffer.End);
+            _reader.AdvanceTo(buffer.Start, streamTo is null ? result.Buffer.End : buffer.Start);
 
             if (wrote)
             {
                 await _writer.FlushAsync().ConfigureAwait(false);
+            }
+
+            if (streamTo is not null)
+            {
+                close = !await CompleteStreamedRequestAsync(streamTo).ConfigureAwait(false);
+                await _writer.FlushAsync().ConfigureAwait(false);
+                state = ParseState.Head;
+                headBuffered = false;
             }
 
             if (directBody is not null)
@@ -410,7 +431,7 @@ internal sealed class HttpConnection
         if (_head.ContentLength > _settings.MaxBodyBytes)
         {
             _response.Reset();
-            _response.SetError(413, $"request body of {_head.ContentLength} bytes is larger than the payload limit of {_settings.MaxPayloadInMB} MiB ({WorkerSettings.MaxPayloadVariable})");
+            _response.SetError(413, $"request body of {_head.ContentLength} bytes is larger than the payload limit of {_settings.BodyLimitInMB} MiB ({WorkerSettings.MaxPayloadVariable})");
         }
         else if (_head.HasBody && RouteTable.Check(_head, out var allow) is var status and not 0)
         {
@@ -460,6 +481,39 @@ internal sealed class HttpConnection
         }
     }
 
+    /// <summary>
+    /// An invocation whose handler reads the body from the pipe as it arrives. A handler that stops
+    /// early (a bad record) has the rest read and dropped, so its answer reaches a client still sending.
+    /// </summary>
+    /// <returns>Whether the connection stays open.</returns>
+    private async ValueTask<bool> CompleteStreamedRequestAsync(IStreamingInvocationHandler handler)
+    {
+        _response.Reset();
+        var body = new RequestBodyReader(_reader, _head.ContentLength, SetBodyDeadline);
+        try
+        {
+            await handler.InvokeStreamingAsync(_head, body, _response, _server.StoppingToken).ConfigureAwait(false);
+            await body.DrainAsync(_server.StoppingToken).ConfigureAwait(false);
+        }
+        catch (HttpRejectException rejection)
+        {
+            // The body itself failed (cut short, or too slow): answer and close.
+            _response.SetError(rejection.StatusCode, rejection.Message);
+            _response.CloseConnection = true;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException and not IOException and not System.Net.Sockets.SocketException and not ObjectDisposedException and not OperationCanceledException)
+        {
+            _server.Log.Error("request failed", ("path", _head.PathName), ("error", e.ToString()));
+            _response.SetError(500, "internal error: " + e.Message);
+            _response.CloseConnection = !body.IsComplete;
+        }
+
+        return await WriteResponseAsync(ReadOnlySequence<byte>.Empty, body.Consumed).ConfigureAwait(false);
+    }
+
+    private void SetBodyDeadline(bool waiting) =>
+        Volatile.Write(ref _deadline, waiting ? Environment.TickCount64 + (long)_settings.KeepAliveTimeout.TotalMilliseconds : long.MaxValue);
+
     /// <returns>Whether the connection stays open.</returns>
     private async ValueTask<bool> CompleteRequestAsync(ReadOnlySequence<byte> body)
     {
@@ -475,6 +529,12 @@ internal sealed class HttpConnection
             _response.SetError(500, "internal error: " + e.Message);
         }
 
+        return await WriteResponseAsync(body, body.Length).ConfigureAwait(false);
+    }
+
+    /// <returns>Whether the connection stays open.</returns>
+    private async ValueTask<bool> WriteResponseAsync(ReadOnlySequence<byte> body, long bytesIn)
+    {
         var keepAlive = _head.KeepAlive && !_draining && !_response.CloseConnection;
         var omitBody = _head.Method == HttpMethod.Head;
         Record(body, keepAlive, omitBody);
@@ -494,7 +554,7 @@ internal sealed class HttpConnection
             _response.WriteTo(_writer, keepAlive, _head.IsHttp11, omitBody);
         }
 
-        LogRequest(_response.StatusCode, body.Length);
+        LogRequest(_response.StatusCode, bytesIn);
         return keepAlive;
     }
 

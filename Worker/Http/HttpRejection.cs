@@ -23,6 +23,7 @@ public enum RequestRejectionReason
     UnexpectedEndOfBody,
     BodyTooLarge,
     UnsupportedExpectation,
+    RequestBodyTimeout,
 }
 
 /// <summary>A request the server refuses; the connection answers it and then closes.</summary>
@@ -55,6 +56,7 @@ public sealed class HttpRejectException(RequestRejectionReason reason, int statu
         RequestRejectionReason.UnexpectedEndOfBody => new(reason, 400, "connection closed before the body was complete"),
         RequestRejectionReason.BodyTooLarge => new(reason, 413, "request body is larger than the payload limit"),
         RequestRejectionReason.UnsupportedExpectation => new(reason, 417, "only Expect: 100-continue is supported"),
+        RequestRejectionReason.RequestBodyTimeout => new(reason, 408, "request was not received in time"),
         _ => new(reason, 400, "bad request"),
     };
 }

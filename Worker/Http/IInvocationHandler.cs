@@ -11,6 +11,17 @@ public interface IInvocationHandler
     ValueTask InvokeAsync(HttpRequestHead head, ReadOnlySequence<byte> body, HttpResponse response, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// A handler that can also decode a body while it arrives. The connection asks <see cref="CanStream"/>
+/// from the head alone, for bodies too large to want in memory whole.
+/// </summary>
+public interface IStreamingInvocationHandler : IInvocationHandler
+{
+    bool CanStream(HttpRequestHead head);
+
+    ValueTask InvokeStreamingAsync(HttpRequestHead head, RequestBodyReader body, HttpResponse response, CancellationToken cancellationToken);
+}
+
 /// <summary>The handler before any record pipeline is attached: every Content-Type is unsupported.</summary>
 public sealed class UnsupportedMediaTypeHandler : IInvocationHandler
 {

@@ -48,6 +48,17 @@ public sealed class RequestRoutes(ModelReadiness readiness, ExecutionParameters 
         }
     }
 
+    /// <summary>
+    /// The handler to take this request's body as it arrives, or null: an invocation, the model
+    /// ready, and a handler that decodes this Content-Type as it comes.
+    /// </summary>
+    public IStreamingInvocationHandler? StreamingHandlerFor(HttpRequestHead head) =>
+        head.Route == Route.Invocations && head.Method == HttpMethod.Post
+        && Readiness.Current.State == ReadinessState.Ready
+        && Invocations is IStreamingInvocationHandler streaming && streaming.CanStream(head)
+            ? streaming
+            : null;
+
     private void WritePing(HttpResponse response)
     {
         var readiness = Readiness.Current; // once: the state may change while this answer is written

@@ -60,7 +60,7 @@ public static class ServeCommand
             "listening",
             ("port", host.Port),
             ("model_dir", settings.ModelDirectory),
-            ("max_payload_mb", settings.MaxPayloadInMB),
+            ("max_payload_mb", settings.BodyLimitInMB),
             ("batch_strategy", settings.BatchStrategy.ToString()),
             ("cores", host.Machine.Cores),
             ("gpus", host.Machine.Gpus));
