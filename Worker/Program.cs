@@ -10,7 +10,9 @@ serve.Options.Add(portOption);
 serve.Options.Add(modelDirOption);
 var recordOption = new Option<string?>("--record") { Description = "Write every exchange (request bytes, response) to this folder, for 'replay'." };
 serve.Options.Add(recordOption);
-serve.SetAction((parseResult, _) => ServeCommand.RunAsync(parseResult.GetValue(portOption), parseResult.GetValue(modelDirOption), parseResult.GetValue(recordOption)));
+var multiModelOption = new Option<bool>("--multi-model") { Description = "Serve as a multi-model endpoint: models loaded, listed, unloaded and invoked under /models (also SAGEMAKER_MULTI_MODEL=true)." };
+serve.Options.Add(multiModelOption);
+serve.SetAction((parseResult, _) => ServeCommand.RunAsync(parseResult.GetValue(portOption), parseResult.GetValue(modelDirOption), parseResult.GetValue(recordOption), parseResult.GetValue(multiModelOption)));
 root.Subcommands.Add(serve);
 
 var transformOptions = new TransformCli();

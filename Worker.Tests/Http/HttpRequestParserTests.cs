@@ -17,6 +17,10 @@ public class HttpRequestParserTests
         "GET http://example/ping HTTP/1.1\r\nhost: a\r\nX-Long: " + new string('v', 3000) + "\r\n\r\n",
         "\r\nGET /other/path HTTP/1.1\r\nHost:a\r\nConnection: close\r\n\r\n",
         SageMakerHeaders,
+        "POST /models HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n",
+        "GET /models?next_page_token=m%2B2 HTTP/1.1\r\nHost: a\r\n\r\n",
+        "DELETE /models/my%20model HTTP/1.1\r\nHost: a\r\n\r\n",
+        "POST /models/m1/invoke HTTP/1.1\r\nHost: a\r\nX-Amzn-SageMaker-Target-Model: m1.tar.gz\r\nContent-Length: 0\r\n\r\n",
     };
 
     private const string SageMakerHeaders =
@@ -96,6 +100,29 @@ public class HttpRequestParserTests
     [InlineData("*", Route.NotFound)]
     public void RoutesByPath(string target, Route route) =>
         Assert.Equal(route, ParseHead($"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").Route);
+
+    [Theory]
+    [InlineData("/models", Route.Models, null, null)]
+    [InlineData("/models/", Route.Models, null, null)]
+    [InlineData("/models?next_page_token=abc%2Fd", Route.Models, null, "abc/d")]
+    [InlineData("/models?a=1&next_page_token=m3", Route.Models, null, "m3")]
+    [InlineData("/models/m1", Route.Model, "m1", null)]
+    [InlineData("/models/my%20model", Route.Model, "my model", null)]
+    [InlineData("/models/m1/invoke", Route.ModelInvoke, "m1", null)]
+    [InlineData("/models/invoke", Route.Model, "invoke", null)]
+    [InlineData("http://host/models/m1/invoke?x=1", Route.ModelInvoke, "m1", null)]
+    [InlineData("/models/a/b", Route.NotFound, null, null)]
+    [InlineData("/models/a%2Fb", Route.NotFound, null, null)]
+    [InlineData("/models//invoke", Route.NotFound, null, null)]
+    [InlineData("/modelsx", Route.NotFound, null, null)]
+    [InlineData("/models/%", Route.Model, "%", null)] // a stray % stays itself, as Uri.UnescapeDataString leaves it
+    public void MultiModelRoutesCarryTheNameAndThePageToken(string target, Route route, string? name, string? token)
+    {
+        var head = ParseHead($"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal(route, head.Route);
+        Assert.Equal(name, head.ModelName);
+        Assert.Equal(token, head.NextPageToken);
+    }
 
     [Theory]
     [InlineData("GET /ping HTTP/1.1\nHost: x\r\n\r\n", RequestRejectionReason.BareLineFeed, 400)]

@@ -71,6 +71,21 @@ public sealed class WorkerHost : IAsyncDisposable
         }
     }
 
+    /// <summary>The multi-model endpoint's models, once <see cref="StartMultiModel"/> ran.</summary>
+    public MultiModelHost? Models { get; private set; }
+
+    /// <summary>
+    /// A multi-model endpoint: no model at start (/ping says 200 at once), models loaded, listed,
+    /// unloaded and invoked under /models; /invocations is refused.
+    /// </summary>
+    public void StartMultiModel(int pageSize = 100)
+    {
+        Models = new MultiModelHost(Settings, Machine, Log) { PageSize = pageSize };
+        _server.Routes.MultiModel = Models;
+        Readiness.SetReady("multi-model");
+        Log.Info("multi-model endpoint", ("memory_budget_mb", Models.BudgetBytes >> 20));
+    }
+
     /// <summary>serve --record: every exchange from now on is written to <paramref name="directory"/>. Call before <see cref="Start"/>.</summary>
     public void RecordTo(string directory)
     {
@@ -109,6 +124,7 @@ public sealed class WorkerHost : IAsyncDisposable
         }
 
         _engine?.Dispose();
+        Models?.Dispose();
     }
 
     public async ValueTask DisposeAsync()

@@ -42,8 +42,16 @@ public sealed record WorkerSettings
     public const string CudaArenaExtendStrategyVariable = "WORKER_CUDA_ARENA_EXTEND_STRATEGY";
     public const string CudnnConvAlgoSearchVariable = "WORKER_CUDNN_CONV_ALGO_SEARCH";
     public const string CudaCopyInDefaultStreamVariable = "WORKER_CUDA_COPY_IN_DEFAULT_STREAM";
+    public const string MultiModelVariable = "SAGEMAKER_MULTI_MODEL";
+    public const string MultiModelMemoryVariable = "WORKER_MME_MEMORY_MB";
 
     public int Port { get; init; } = 8080;
+
+    /// <summary>A multi-model endpoint: no model at start, models loaded and invoked by name under /models.</summary>
+    public bool MultiModel { get; init; }
+
+    /// <summary>The memory the loaded models may take together, in MiB; null: 70% of the machine's.</summary>
+    public long? MultiModelMemoryMB { get; init; }
 
     private readonly int _maxPayloadInMB = 6;
 
@@ -269,6 +277,22 @@ public sealed record WorkerSettings
             }
 
             settings = settings with { CudaDevices = [.. devices] };
+        }
+
+        if (Get(MultiModelVariable) is { } multiModelText)
+        {
+            settings = settings with { MultiModel = ParseBool(MultiModelVariable, multiModelText) };
+        }
+
+        if (Get(MultiModelMemoryVariable) is { } memoryText)
+        {
+            var mb = ParseInt(MultiModelMemoryVariable, memoryText);
+            if (mb < 1)
+            {
+                throw new ConfigurationException(MultiModelMemoryVariable, $"must be a positive number of MiB, got '{memoryText}'");
+            }
+
+            settings = settings with { MultiModelMemoryMB = mb };
         }
 
         if (Get(WarmUpVariable) is { } warmUpText)

@@ -562,7 +562,9 @@ internal sealed class HttpConnection
     {
         // Invocations are the job's unit of work and are logged at Information; pings arrive every
         // few seconds for the life of the job and only show at Debug.
-        var level = _head.Route == Route.Invocations || status >= 400 ? LogLevel.Information : LogLevel.Debug;
+        var level = _head.Route is Route.Invocations or Route.ModelInvoke || status >= 400 || (_head.Route is Route.Models or Route.Model && _head.Method is not (HttpMethod.Get or HttpMethod.Head))
+            ? LogLevel.Information
+            : LogLevel.Debug;
         var log = _server.Log;
         if (!log.IsEnabled(level))
         {

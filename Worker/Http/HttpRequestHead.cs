@@ -19,6 +19,15 @@ public enum Route : byte
     Ping,
     Invocations,
     ExecutionParameters,
+
+    /// <summary>Multi-model endpoints: <c>/models</c> (list, load).</summary>
+    Models,
+
+    /// <summary><c>/models/{name}</c> (get, unload).</summary>
+    Model,
+
+    /// <summary><c>/models/{name}/invoke</c>.</summary>
+    ModelInvoke,
 }
 
 /// <summary>
@@ -32,6 +41,12 @@ public sealed class HttpRequestHead
 
     /// <summary>The request target as sent, kept only for logs of unknown routes; null for known ones.</summary>
     public string? UnknownTarget { get; set; }
+
+    /// <summary>The percent-decoded <c>{name}</c> of a <c>/models/{name}</c> route.</summary>
+    public string? ModelName { get; set; }
+
+    /// <summary>The <c>next_page_token</c> query parameter of <c>GET /models</c>, decoded.</summary>
+    public string? NextPageToken { get; set; }
 
     public bool IsHttp11 { get; set; }
 
@@ -87,6 +102,9 @@ public sealed class HttpRequestHead
         Route.Ping => "/ping",
         Route.Invocations => "/invocations",
         Route.ExecutionParameters => "/execution-parameters",
+        Route.Models => "/models",
+        Route.Model => "/models/" + ModelName,
+        Route.ModelInvoke => "/models/" + ModelName + "/invoke",
         _ => UnknownTarget ?? "",
     };
 
@@ -95,6 +113,8 @@ public sealed class HttpRequestHead
         Method = HttpMethod.Other;
         Route = Route.NotFound;
         UnknownTarget = null;
+        ModelName = null;
+        NextPageToken = null;
         IsHttp11 = false;
         ContentLength = -1;
         IsChunked = false;

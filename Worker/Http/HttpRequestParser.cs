@@ -136,7 +136,7 @@ public static class HttpRequestParser
             }
         }
 
-        head.Route = ParseRoute(target, out var isValidForm);
+        head.Route = ParseRoute(target, out var isValidForm, head);
         if (!isValidForm)
         {
             HttpRejectException.Throw(RequestRejectionReason.InvalidRequestLine);
@@ -149,7 +149,7 @@ public static class HttpRequestParser
         }
     }
 
-    private static Route ParseRoute(ReadOnlySpan<byte> target, out bool isValidForm)
+    private static Route ParseRoute(ReadOnlySpan<byte> target, out bool isValidForm, HttpRequestHead head)
     {
         isValidForm = true;
         if (target[0] != (byte)'/')
@@ -195,7 +195,80 @@ public static class HttpRequestParser
             return Route.ExecutionParameters;
         }
 
-        return Route.NotFound;
+        return path.StartsWith("/models"u8) ? ParseModelsRoute(path, query >= 0 ? target[(query + 1)..] : default, head) : Route.NotFound;
+    }
+
+    /// <summary>
+    /// The multi-model routes: <c>/models</c> (with <c>?next_page_token=</c>), <c>/models/{name}</c>,
+    /// <c>/models/{name}/invoke</c>. A name is percent-decoded and never holds '/'; these strings are the
+    /// only ones a head allocates, and only on these routes.
+    /// </summary>
+    private static Route ParseModelsRoute(ReadOnlySpan<byte> path, ReadOnlySpan<byte> query, HttpRequestHead head)
+    {
+        var rest = path["/models"u8.Length..];
+        if (rest.IsEmpty || rest.SequenceEqual("/"u8))
+        {
+            if (TryGetQueryValue(query, "next_page_token"u8, out var token))
+            {
+                head.NextPageToken = PercentDecode(token);
+            }
+
+            return Route.Models;
+        }
+
+        if (rest[0] != (byte)'/')
+        {
+            return Route.NotFound;
+        }
+
+        rest = rest[1..];
+        var route = Route.Model;
+        if (rest.EndsWith("/invoke"u8))
+        {
+            rest = rest[..^"/invoke"u8.Length];
+            route = Route.ModelInvoke;
+        }
+
+        var name = rest.IsEmpty || rest.IndexOf((byte)'/') >= 0 ? null : PercentDecode(rest);
+        if (string.IsNullOrEmpty(name) || name.Contains('/', StringComparison.Ordinal))
+        {
+            return Route.NotFound;
+        }
+
+        head.ModelName = name;
+        return route;
+    }
+
+    private static string? PercentDecode(ReadOnlySpan<byte> text)
+    {
+        try
+        {
+            return Uri.UnescapeDataString(Encoding.UTF8.GetString(text).Replace('+', ' '));
+        }
+        catch (UriFormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The value of the first <paramref name="name"/>=value pair of a query string.</summary>
+    private static bool TryGetQueryValue(ReadOnlySpan<byte> query, ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value)
+    {
+        while (!query.IsEmpty)
+        {
+            var end = query.IndexOf((byte)'&');
+            var pair = end < 0 ? query : query[..end];
+            query = end < 0 ? default : query[(end + 1)..];
+            var equals = pair.IndexOf((byte)'=');
+            if (equals >= 0 && pair[..equals].SequenceEqual(name))
+            {
+                value = pair[(equals + 1)..];
+                return true;
+            }
+        }
+
+        value = default;
+        return false;
     }
 
     private static HttpMethod ParseMethod(ReadOnlySpan<byte> method) => method.Length switch

@@ -22,6 +22,22 @@ public interface IStreamingInvocationHandler : IInvocationHandler
     ValueTask InvokeStreamingAsync(HttpRequestHead head, RequestBodyReader body, HttpResponse response, CancellationToken cancellationToken);
 }
 
+/// <summary>The multi-model endpoint routes (<c>/models</c>...), attached in multi-model mode.</summary>
+public interface IMultiModelHandler
+{
+    ValueTask LoadAsync(ReadOnlySequence<byte> body, HttpResponse response, CancellationToken cancellationToken);
+
+    void List(string? nextPageToken, HttpResponse response);
+
+    void Get(string name, HttpResponse response);
+
+    ValueTask UnloadAsync(string name, HttpResponse response, CancellationToken cancellationToken);
+
+    ValueTask InvokeAsync(string name, HttpRequestHead head, ReadOnlySequence<byte> body, HttpResponse response, CancellationToken cancellationToken);
+
+    IStreamingInvocationHandler? StreamingHandlerFor(string name, HttpRequestHead head);
+}
+
 /// <summary>The handler before any record pipeline is attached: every Content-Type is unsupported.</summary>
 public sealed class UnsupportedMediaTypeHandler : IInvocationHandler
 {

@@ -19,12 +19,29 @@ public static class RouteTable
                 allow = "GET, HEAD";
                 return 405;
             case Route.Invocations:
+            case Route.ModelInvoke:
                 if (head.Method == HttpMethod.Post)
                 {
                     return 0;
                 }
 
                 allow = "POST";
+                return 405;
+            case Route.Models:
+                if (head.Method is HttpMethod.Get or HttpMethod.Head or HttpMethod.Post)
+                {
+                    return 0;
+                }
+
+                allow = "GET, HEAD, POST";
+                return 405;
+            case Route.Model:
+                if (head.Method is HttpMethod.Get or HttpMethod.Head or HttpMethod.Delete)
+                {
+                    return 0;
+                }
+
+                allow = "GET, HEAD, DELETE";
                 return 405;
             default:
                 return 404;
@@ -40,7 +57,7 @@ public static class RouteTable
         }
         else
         {
-            response.SetError(404, $"no route {head.PathName}; the worker answers /ping, /execution-parameters and /invocations");
+            response.SetError(404, $"no route {head.PathName}; the worker answers /ping, /execution-parameters, /invocations and, as a multi-model endpoint, /models");
         }
     }
 }

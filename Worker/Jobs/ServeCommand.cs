@@ -6,12 +6,16 @@ namespace Worker.Jobs;
 /// <summary><c>Worker serve</c>: what SageMaker runs as <c>docker run IMAGE serve</c>.</summary>
 public static class ServeCommand
 {
-    public static async Task<int> RunAsync(int? port, string? modelDirectory, string? recordDirectory = null)
+    public static async Task<int> RunAsync(int? port, string? modelDirectory, string? recordDirectory = null, bool multiModel = false)
     {
         WorkerSettings settings;
         try
         {
             settings = WorkerSettings.FromEnvironment(port, modelDirectory);
+            if (multiModel)
+            {
+                settings = settings with { MultiModel = true };
+            }
         }
         catch (ConfigurationException e)
         {
@@ -59,14 +63,22 @@ public static class ServeCommand
         log.Info(
             "listening",
             ("port", host.Port),
-            ("model_dir", settings.ModelDirectory),
+            ("model_dir", settings.MultiModel ? null : settings.ModelDirectory),
+            ("multi_model", settings.MultiModel),
             ("max_payload_mb", settings.BodyLimitInMB),
             ("batch_strategy", settings.BatchStrategy.ToString()),
             ("cores", host.Machine.Cores),
             ("gpus", host.Machine.Gpus));
 
-        // Load in the background: /ping answers 503 "loading" meanwhile instead of not answering.
-        _ = Task.Run(host.LoadModel);
+        if (settings.MultiModel)
+        {
+            host.StartMultiModel();
+        }
+        else
+        {
+            // Load in the background: /ping answers 503 "loading" meanwhile instead of not answering.
+            _ = Task.Run(host.LoadModel);
+        }
 
         await stop.Task.ConfigureAwait(false);
         await host.StopAsync().ConfigureAwait(false);

@@ -369,12 +369,13 @@ public static class JsonRecordDecoder
     {
         var envelope = reader;
         reader.Read();
-        if (reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("instances"u8))
+        // "predictions" too: the answer of another worker (a serial inference pipeline) is a request as it stands.
+        if (reader.TokenType == JsonTokenType.PropertyName && (reader.ValueTextEquals("instances"u8) || reader.ValueTextEquals("predictions"u8)))
         {
             reader.Read();
             if (reader.TokenType != JsonTokenType.StartArray)
             {
-                throw new RecordException("\"instances\" must be an array of records", 0, reader.TokenStartIndex);
+                throw new RecordException("\"instances\" (or \"predictions\") must be an array of records", 0, reader.TokenStartIndex);
             }
 
             DecodeInstances(ref reader, rows);
