@@ -22,9 +22,11 @@ RUN dotnet publish Worker/Worker.csproj -c Release -r linux-x64 --self-contained
 # base. TensorRT (WORKER_DEVICE=tensorrt) also needs libnvinfer.so.10 and libnvonnxparser.so.10,
 # which this base lacks: add TensorRT 10 for CUDA 13 in a derived image to use it.
 FROM nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04
-# SageMaker reads this label: the worker listens on SAGEMAKER_BIND_TO_PORT when it is set (serial
-# inference pipelines). Not yet multi-models: that label waits for the multi-model API.
-LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true
+# SageMaker reads these labels: the worker listens on SAGEMAKER_BIND_TO_PORT when it is set (serial
+# inference pipelines), and serves SageMaker's multi-model API under /models when started with
+# SAGEMAKER_MULTI_MODEL=true (or serve --multi-model).
+LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
+      com.amazonaws.sagemaker.capabilities.multi-models=true
 ENV DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 \
     DOTNET_gcServer=0 \
     WORKER_DEVICE=auto

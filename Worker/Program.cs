@@ -43,12 +43,14 @@ var replayEndpoint = new Option<string?>("--endpoint") { Description = "URL of a
 var replayModelDir = new Option<string?>("--model-dir") { Description = "Model folder for the own server (default: each case's model_dir, else SM_MODEL_DIR, else /opt/ml/model)." };
 var replayTolerance = new Option<double>("--tolerance") { Description = "Relative tolerance for numbers in answers (default 1e-5).", DefaultValueFactory = _ => 1e-5 };
 var replayWriteMissing = new Option<bool>("--write-missing") { Description = "For a case without NAME.response, write the answer as it (review before committing)." };
+var replayTargetModel = new Option<string?>("--target-model") { Description = "Send each recorded /invocations to /models/NAME/invoke of --endpoint (a multi-model container)." };
 var replay = new Command("replay", "Send recorded exchanges again, byte for byte, and compare status, Content-Type and body.");
 replay.Arguments.Add(replayDirectory);
 replay.Options.Add(replayEndpoint);
 replay.Options.Add(replayModelDir);
 replay.Options.Add(replayTolerance);
 replay.Options.Add(replayWriteMissing);
+replay.Options.Add(replayTargetModel);
 replay.SetAction(async (parseResult, _) =>
 {
     var endpointText = parseResult.GetValue(replayEndpoint);
@@ -64,7 +66,8 @@ replay.SetAction(async (parseResult, _) =>
         parseResult.GetValue(replayModelDir),
         parseResult.GetValue(replayTolerance),
         parseResult.GetValue(replayWriteMissing),
-        Console.Out).ConfigureAwait(false);
+        Console.Out,
+        parseResult.GetValue(replayTargetModel)).ConfigureAwait(false);
 });
 root.Subcommands.Add(replay);
 

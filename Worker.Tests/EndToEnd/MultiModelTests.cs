@@ -243,6 +243,46 @@ public sealed class MultiModelTests : IDisposable
     }
 
     [Fact]
+    public async Task TransformAndReplayDriveOneModelOfAMultiModelEndpoint()
+    {
+        await using var host = StartMme();
+        var port = host.Port;
+        Assert.Equal(200, (await LoadAsync(port, "lin", ModelUrl("linear", "lin"))).Status);
+        var endpoint = new Uri($"http://127.0.0.1:{port}/");
+
+        var input = Directory.CreateDirectory(Path.Combine(_root, "in")).FullName;
+        File.WriteAllText(Path.Combine(input, "rows.csv"), "1,2,3,4\n0,0,0,0\n");
+        var options = new Worker.Jobs.Transform.TransformOptions { Input = input, Output = Path.Combine(_root, "out"), Endpoint = endpoint, TargetModel = "lin" };
+        var report = await new Worker.Jobs.Transform.TransformJob(options, new StringWriter(), Worker.Jobs.Transform.TransformDisplay.None).RunAsync(CancellationToken.None);
+        Assert.True(report.Succeeded, report.JobError + string.Join("; ", report.Files.Select(f => f.Error)));
+        Assert.Equal("6.1,6.8,2.55\n0.1,-0.2,0.3\n", File.ReadAllText(Path.Combine(_root, "out", "rows.csv.out")));
+
+        var unknown = options with { Output = Path.Combine(_root, "out2"), TargetModel = "nope" };
+        var failed = await new Worker.Jobs.Transform.TransformJob(unknown, new StringWriter(), Worker.Jobs.Transform.TransformDisplay.None).RunAsync(CancellationToken.None);
+        Assert.Contains("HTTP 404", failed.Files.Single().Error);
+
+        Assert.Throws<ConfigurationException>((options with { Endpoint = null }).Validate);
+
+        // A recorded /invocations exchange of the linear model, replayed to the model by name.
+        await using var runner = new Worker.Replay.ReplayRunner(endpoint, null, 1e-5, targetModel: "lin") { Log = JsonLog.Null };
+        var replayCase = Worker.Replay.ReplayCase.Find(Path.Combine(AppContext.BaseDirectory, "formats", "samples", "types")).Single(c => c.Name.EndsWith("csv-to-csv", StringComparison.Ordinal));
+        var result = await runner.RunAsync(replayCase, CancellationToken.None);
+        Assert.Null(result.Difference);
+        Assert.Equal(200, result.Status);
+    }
+
+    [Fact]
+    public void ARecordedRequestIsRetargetedOnItsRequestLineOnly()
+    {
+        var request = Encoding.ASCII.GetBytes("POST /invocations?x=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
+        Assert.Equal(
+            "POST /models/a%20b/invoke?x=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc",
+            Encoding.ASCII.GetString(Worker.Replay.ReplayRunner.Retarget(request, "a b")));
+        var ping = Encoding.ASCII.GetBytes("GET /ping HTTP/1.1\r\n\r\n");
+        Assert.Same(ping, Worker.Replay.ReplayRunner.Retarget(ping, "m"));
+    }
+
+    [Fact]
     public async Task WithoutMultiModelModeTheModelsApiIsOff()
     {
         await using var host = TestServers.Start();

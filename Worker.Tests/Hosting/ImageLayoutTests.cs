@@ -12,6 +12,16 @@ namespace Worker.Tests.Hosting;
 public class ImageLayoutTests
 {
     [Fact]
+    public void TheImageDeclaresTheCapabilitiesSageMakerReads()
+    {
+        // A line continued with '\' is one LABEL instruction: read them joined.
+        var dockerfile = File.ReadAllText(Path.Combine(RepositoryRoot(), "Dockerfile")).Replace("\\\n", " ", StringComparison.Ordinal);
+        var labels = dockerfile.Split('\n').Where(l => l.TrimStart().StartsWith("LABEL ", StringComparison.Ordinal)).SelectMany(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1)).ToList();
+        Assert.Contains("com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true", labels);
+        Assert.Contains("com.amazonaws.sagemaker.capabilities.multi-models=true", labels);
+    }
+
+    [Fact]
     public async Task PublishedAppServesFromTheImageLayout()
     {
         var root = Directory.CreateTempSubdirectory("worker-image-");

@@ -5,8 +5,14 @@ namespace Worker.Jobs;
 /// <summary><c>Worker replay DIR</c>: every recorded exchange, sent again and compared; <c>N passed, N failed</c>.</summary>
 public static class ReplayCommand
 {
-    public static async Task<int> RunAsync(string directory, Uri? endpoint, string? modelDirectory, double tolerance, bool writeMissing, TextWriter console)
+    public static async Task<int> RunAsync(string directory, Uri? endpoint, string? modelDirectory, double tolerance, bool writeMissing, TextWriter console, string? targetModel = null)
     {
+        if (targetModel is not null && endpoint is null)
+        {
+            await Console.Error.WriteLineAsync("--target-model: sends to a multi-model container's /models/NAME/invoke: give that container with --endpoint").ConfigureAwait(false);
+            return 2;
+        }
+
         if (!Directory.Exists(directory))
         {
             await Console.Error.WriteLineAsync($"replay: {directory} is not a folder").ConfigureAwait(false);
@@ -21,7 +27,7 @@ public static class ReplayCommand
         }
 
         using var stop = new SignalStop();
-        await using var runner = new ReplayRunner(endpoint, modelDirectory, tolerance, writeMissing);
+        await using var runner = new ReplayRunner(endpoint, modelDirectory, tolerance, writeMissing, targetModel);
         int passed = 0, failed = 0;
         try
         {

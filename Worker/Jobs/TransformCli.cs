@@ -22,6 +22,7 @@ public sealed class TransformCli
     public const string OutputFilterVariable = "TRANSFORM_OUTPUT_FILTER";
     public const string S3DataTypeVariable = "TRANSFORM_S3_DATA_TYPE";
     public const string OutputKmsKeyVariable = "TRANSFORM_OUTPUT_KMS_KEY";
+    public const string TargetModelVariable = "TRANSFORM_TARGET_MODEL";
 
     public Option<string?> ModelDir { get; } = new("--model-dir") { Description = "Folder holding the model (default: SM_MODEL_DIR, else /opt/ml/model)." };
     public Option<string?> ContentType { get; } = new("--content-type") { Description = "Content-Type of the input (default: from each file's extension)." };
@@ -41,11 +42,12 @@ public sealed class TransformCli
     public Option<string?> OutputFilter { get; } = new("--output-filter") { Description = "DataProcessing.OutputFilter: JSONPath of what each joined record keeps, e.g. $[0,-1] (default $)." };
     public Option<string?> S3DataType { get; } = new("--s3-data-type") { Description = "For an s3:// input: S3Prefix (every object under it) or ManifestFile (default S3Prefix)." };
     public Option<string?> S3Endpoint { get; } = new("--s3-endpoint") { Description = "URL of an S3-compatible server, path-style (default: AWS_ENDPOINT_URL_S3, else AWS)." };
+    public Option<string?> TargetModel { get; } = new("--target-model") { Description = "A multi-model endpoint's model: every request goes to /models/NAME/invoke of --endpoint." };
     public Option<string?> OutputKmsKey { get; } = new("--output-kms-key") { Description = "KMS key id or ARN that S3 outputs are encrypted with (TransformOutput.KmsKeyId)." };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { ModelDir, ContentType, SplitType, BatchStrategy, MaxPayloadInMB, MaxConcurrentTransforms, Accept, AssembleWith, CompressionType, Endpoint, MaxRetries, Timeout, Progress, InputFilter, JoinSource, OutputFilter, S3DataType, S3Endpoint, OutputKmsKey })
+        foreach (var option in new Option[] { ModelDir, ContentType, SplitType, BatchStrategy, MaxPayloadInMB, MaxConcurrentTransforms, Accept, AssembleWith, CompressionType, Endpoint, MaxRetries, Timeout, Progress, InputFilter, JoinSource, OutputFilter, S3DataType, S3Endpoint, OutputKmsKey, TargetModel })
         {
             command.Options.Add(option);
         }
@@ -131,6 +133,7 @@ public sealed class TransformCli
             S3DataType = Pick(S3DataType, S3DataTypeVariable, TransformOptions.ParseS3DataType) ?? Transform.S3DataType.S3Prefix,
             S3Endpoint = result.GetValue(S3Endpoint),
             OutputKmsKey = result.GetValue(OutputKmsKey) ?? Env(OutputKmsKeyVariable),
+            TargetModel = result.GetValue(TargetModel) ?? Env(TargetModelVariable),
         };
     }
 }

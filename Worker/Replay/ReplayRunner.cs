@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using Worker.Hosting;
 
 namespace Worker.Replay;
@@ -33,7 +34,7 @@ public sealed record ReplayResult(ReplayCase Case, string? Difference, int Statu
 /// program's own server started in-process with each case's recorded settings (cases that share
 /// settings share a server), and compares the answers.
 /// </summary>
-public sealed class ReplayRunner(Uri? endpoint, string? modelDirectory, double tolerance, bool writeMissing = false) : IAsyncDisposable
+public sealed class ReplayRunner(Uri? endpoint, string? modelDirectory, double tolerance, bool writeMissing = false, string? targetModel = null) : IAsyncDisposable
 {
     private static readonly TimeSpan ExchangeTimeout = TimeSpan.FromSeconds(120);
     private readonly Dictionary<string, (WorkerHost? Host, string? Error)> _servers = [];
@@ -79,6 +80,10 @@ public sealed class ReplayRunner(Uri? endpoint, string? modelDirectory, double t
         }
 
         var request = await File.ReadAllBytesAsync(replayCase.RequestPath, cancellationToken).ConfigureAwait(false);
+        if (targetModel is not null)
+        {
+            request = Retarget(request, targetModel);
+        }
         HttpMessage actual;
         try
         {
@@ -97,6 +102,24 @@ public sealed class ReplayRunner(Uri? endpoint, string? modelDirectory, double t
         }
 
         return new ReplayResult(replayCase, _comparer.Compare(expected, actual), actual.Status);
+    }
+
+    /// <summary>
+    /// A recorded <c>/invocations</c> request sent to a multi-model container's model instead: its
+    /// request line's target becomes <c>/models/{name}/invoke</c>; every other byte stays as recorded.
+    /// </summary>
+    public static byte[] Retarget(byte[] request, string modelName)
+    {
+        var lineEnd = request.AsSpan().IndexOf("\r\n"u8);
+        var line = Encoding.ASCII.GetString(request, 0, lineEnd < 0 ? request.Length : lineEnd);
+        var parts = line.Split(' ');
+        if (parts.Length != 3 || !(parts[1] == "/invocations" || parts[1].StartsWith("/invocations?", StringComparison.Ordinal)))
+        {
+            return request;
+        }
+
+        parts[1] = "/models/" + Uri.EscapeDataString(modelName) + "/invoke" + parts[1]["/invocations".Length..];
+        return [.. Encoding.ASCII.GetBytes(string.Join(' ', parts)), .. request.AsSpan(line.Length)];
     }
 
     private async Task<(WorkerHost? Host, string? Error)> ServerForAsync(ReplayCase replayCase)

@@ -83,7 +83,10 @@ public sealed class InvocationClient : IDisposable
     private readonly int _maxRetries;
     private readonly TimeSpan _timeout;
 
-    public InvocationClient(Uri endpoint, int maxConnections, int maxRetries, TimeSpan timeout)
+    private readonly string? _targetModel;
+
+    /// <param name="targetModel">A multi-model endpoint's model: requests go to <c>/models/{name}/invoke</c>, as SageMaker sends InvokeEndpoint's TargetModel.</param>
+    public InvocationClient(Uri endpoint, int maxConnections, int maxRetries, TimeSpan timeout, string? targetModel = null)
     {
         var handler = new SocketsHttpHandler
         {
@@ -94,7 +97,8 @@ public sealed class InvocationClient : IDisposable
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
         };
         _http = new HttpClient(handler) { BaseAddress = endpoint, Timeout = Timeout.InfiniteTimeSpan };
-        _invocations = new Uri(endpoint, "invocations");
+        _targetModel = targetModel;
+        _invocations = targetModel is null ? new Uri(endpoint, "invocations") : new Uri(endpoint, "models/" + Uri.EscapeDataString(targetModel) + "/invoke");
         _maxRetries = maxRetries;
         _timeout = timeout;
     }
@@ -185,6 +189,11 @@ public sealed class InvocationClient : IDisposable
                     if (accept is not null)
                     {
                         request.Headers.TryAddWithoutValidation("Accept", accept);
+                    }
+
+                    if (_targetModel is not null)
+                    {
+                        request.Headers.TryAddWithoutValidation("X-Amzn-SageMaker-Target-Model", _targetModel);
                     }
 
                     using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);

@@ -58,7 +58,7 @@ public sealed class TransformJob(TransformOptions options, TextWriter console, T
                 endpoint = new Uri($"http://127.0.0.1:{host.Port}/");
             }
 
-            using var client = new InvocationClient(endpoint, maxConnections: 256, options.InvocationsMaxRetries, TimeSpan.FromSeconds(options.InvocationsTimeoutInSeconds));
+            using var client = new InvocationClient(endpoint, maxConnections: 256, options.InvocationsMaxRetries, TimeSpan.FromSeconds(options.InvocationsTimeoutInSeconds), options.TargetModel);
             try
             {
                 await client.WaitUntilReadyAsync(options.ReadyTimeout, cancellationToken).ConfigureAwait(false);
@@ -70,7 +70,7 @@ public sealed class TransformJob(TransformOptions options, TextWriter console, T
 
             var resolved = await ResolveAsync(client, cancellationToken).ConfigureAwait(false);
             console.WriteLine(
-                $"transform: {files.Count} file(s) from {options.Input} to {options.Output} via {(options.Endpoint is null ? "this program's own server" : endpoint.ToString())}; "
+                $"transform: {files.Count} file(s) from {options.Input} to {options.Output} via {(options.Endpoint is null ? "this program's own server" : endpoint.ToString())}{(options.TargetModel is null ? "" : $" model {options.TargetModel}")}; "
                 + $"BatchStrategy {resolved.BatchStrategy}, MaxPayloadInMB {resolved.MaxPayloadInMB}, MaxConcurrentTransforms {resolved.MaxConcurrentTransforms}");
 
             var progress = new TransformProgress(files.Count, files.Sum(f => f.Length));

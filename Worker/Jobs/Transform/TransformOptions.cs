@@ -73,6 +73,9 @@ public sealed record TransformOptions
     /// <summary>TransformOutput.KmsKeyId: S3 outputs are encrypted with this KMS key.</summary>
     public string? OutputKmsKey { get; init; }
 
+    /// <summary>A multi-model endpoint's model to send every request to (<c>/models/{name}/invoke</c>); needs <see cref="Endpoint"/>.</summary>
+    public string? TargetModel { get; init; }
+
     public void Validate()
     {
         if (MaxPayloadInMB is < 0 or > 100)
@@ -114,6 +117,11 @@ public sealed record TransformOptions
         if (S3DataType == S3DataType.ManifestFile && !S3Path.IsS3(Input))
         {
             throw new ConfigurationException("--s3-data-type", "ManifestFile needs an s3:// input: the manifest's URI");
+        }
+
+        if (TargetModel is not null && Endpoint is null)
+        {
+            throw new ConfigurationException("--target-model", "sends to a multi-model container's /models/NAME/invoke: give that container with --endpoint");
         }
 
         if (OutputKmsKey is not null && !S3Path.IsS3(Output))
