@@ -30,6 +30,12 @@ if (args.Length > 0 && args[0] == "first-requests")
     return await Benchmarks.EndToEnd.FirstRequests.RunAsync(args);
 }
 
+// `image-diff DIR`: the worker's preprocessed pixels against Pillow's for the photos make-photos.py made.
+if (args.Length == 2 && args[0] == "image-diff")
+{
+    return Benchmarks.Records.ImageDiff.Run(args[1]);
+}
+
 // `report RESULTS-DIR BENCHMARKS.md` rewrites the generated tables from one run of run-all.sh.
 if (args.Length == 3 && args[0] == "report")
 {

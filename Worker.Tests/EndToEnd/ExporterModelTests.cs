@@ -438,7 +438,7 @@ public class ExporterModelTests
     [InlineData("fixed_batch4", 2)]
     [InlineData("tokens", 1)]
     [InlineData("sequence_mean", 2)]
-    [InlineData("image_uint8", 2)]
+    [InlineData("image_uint8", 3)] // JSON Lines, CSV and a JPEG: its input is an image input
     [InlineData("half", 2)]
     [InlineData("identity_types", 2)]
     [InlineData("identity_str", 2)]

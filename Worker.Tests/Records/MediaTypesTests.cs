@@ -27,7 +27,7 @@ public class MediaTypesTests
     [InlineData("")]
     [InlineData("text/plain")]
     [InlineData("text/csv; charset=latin-1")]
-    [InlineData("image/png")]
+    [InlineData("image/gif")]
     public void RefusesOtherContentTypes(string? contentType)
     {
         Assert.False(MediaTypes.TryGetRecordFormat(contentType, out _, out _, out var error));

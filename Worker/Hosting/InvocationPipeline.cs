@@ -39,6 +39,12 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
             return;
         }
 
+        if (format == RecordFormat.Image && Engine.Signature.Image is null)
+        {
+            response.SetError(415, $"Content-Type '{head.ContentType}': this model's input is not an image input (one input of rank 4, 1 or 3 channels, float32, float16 or uint8): {Engine.Signature.Inputs[0].Name}{Engine.Signature.Inputs[0].ShapeText}");
+            return;
+        }
+
         if (body.IsEmpty)
         {
             response.SetError(400, "the request body is empty");
@@ -295,8 +301,17 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
     /// </summary>
     public int WarmUp(int rounds = 3, int rowsPerBody = 4096)
     {
-        var bodies = new List<(RecordFormat Format, byte[] Body)> { (RecordFormat.JsonLines, SyntheticJsonLines(rowsPerBody)) };
         var signature = Engine.Signature;
+
+        // About a million values a body: an image model's rows hold 150,528 values each.
+        var valuesPerRow = Math.Max(1, signature.Inputs.Sum(i => i.HasDynamicAxes ? i.FixedRowSize * 2 : i.RowSize));
+        rowsPerBody = (int)Math.Clamp(1_000_000 / valuesPerRow, 1, rowsPerBody);
+        var bodies = new List<(RecordFormat Format, byte[] Body)> { (RecordFormat.JsonLines, SyntheticJsonLines(rowsPerBody)) };
+        if (signature.Image is not null)
+        {
+            bodies.Add((RecordFormat.Image, Records.Images.SyntheticImages.Jpeg(640, 480)));
+        }
+
         if (!signature.HasDynamicInputs || (signature.Inputs.Count == 1 && signature.Inputs[0].Shape.Count(d => d < 0) == 2))
         {
             bodies.Add((RecordFormat.Csv, SyntheticCsv(rowsPerBody)));
@@ -402,6 +417,12 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
             return;
         }
 
+        if (format == RecordFormat.Image && body.IsSingleSegment)
+        {
+            Records.Images.ImageRecords.Add(body.FirstSpan, rows, 0, 0);
+            return;
+        }
+
         // Parsers work on one span; a body spread over several pipe segments is copied once per request.
         byte[]? rented = null;
         ReadOnlySpan<byte> span;
@@ -425,6 +446,9 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
                     break;
                 case RecordFormat.JsonLines:
                     JsonRecordDecoder.DecodeLines(span, rows, single);
+                    break;
+                case RecordFormat.Image:
+                    Records.Images.ImageRecords.Add(span, rows, 0, 0);
                     break;
                 default:
                     JsonRecordDecoder.DecodeDocument(span, rows, single);

@@ -50,6 +50,9 @@ public sealed record WorkerSettings
     /// <summary>A multi-model endpoint: no model at start, models loaded and invoked by name under /models.</summary>
     public bool MultiModel { get; init; }
 
+    /// <summary>WORKER_IMAGE_* as set in the environment (image preprocessing; the model's metadata_props fill the rest).</summary>
+    public IReadOnlyDictionary<string, string> ImageVariables { get; init; } = new Dictionary<string, string>();
+
     /// <summary>The memory the loaded models may take together, in MiB; null: 70% of the machine's.</summary>
     public long? MultiModelMemoryMB { get; init; }
 
@@ -278,6 +281,11 @@ public sealed record WorkerSettings
 
             settings = settings with { CudaDevices = [.. devices] };
         }
+
+        settings = settings with
+        {
+            ImageVariables = Records.Images.ImagePreprocessing.Keys.Where(key => Get(key) is not null).ToDictionary(key => key, key => Get(key)!),
+        };
 
         if (Get(MultiModelVariable) is { } multiModelText)
         {

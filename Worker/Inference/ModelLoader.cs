@@ -3,6 +3,7 @@ using Worker.Hosting;
 using Worker.Inference.Ort;
 using Worker.Output;
 using Worker.Records;
+using Worker.Records.Images;
 
 namespace Worker.Inference;
 
@@ -41,6 +42,7 @@ public static class ModelLoader
             }
 
             Validate(sessions[0].Signature, path);
+            AttachImage(sessions, settings, path);
         }
         catch (Exception e)
         {
@@ -57,6 +59,11 @@ public static class ModelLoader
             if (e is OnnxRuntimeException ort)
             {
                 throw new ModelLoadException($"cannot load {path}: {ort.Message.TrimEnd()}", ort);
+            }
+
+            if (e is ConfigurationException configuration)
+            {
+                throw new ModelLoadException(configuration.Message, configuration);
             }
 
             throw;
@@ -79,6 +86,28 @@ public static class ModelLoader
             ("max_batch_rows", session.Signature.IsBatchable ? options.MaxBatchRows : session.Signature.FixedBatch),
             ("fixed_batch", session.Signature.IsBatchable ? null : session.Signature.FixedBatch));
         return new InferenceEngine(sessions, options, log);
+    }
+
+    /// <summary>An image input takes images too, preprocessed by WORKER_IMAGE_* (environment first, then the model's metadata_props).</summary>
+    private static void AttachImage(List<OnnxSession> sessions, WorkerSettings settings, string path)
+    {
+        var preprocessing = ImagePreprocessing.Parse(settings.ImageVariables, sessions[0].Metadata);
+        var image = ImageInput.Find(sessions[0].Signature, preprocessing);
+        if (image is not null)
+        {
+            foreach (var (values, key) in new[] { (preprocessing.Mean, ImagePreprocessing.MeanKey), (preprocessing.Std, ImagePreprocessing.StdKey) })
+            {
+                if (values is not null && values.Length != image.Channels)
+                {
+                    throw new ModelLoadException($"{key}: {values.Length} value(s), but {path}'s image input has {image.Channels} channel(s)");
+                }
+            }
+        }
+
+        foreach (var session in sessions)
+        {
+            session.AttachImage(image);
+        }
     }
 
     private static void Validate(ModelSignature signature, string path)

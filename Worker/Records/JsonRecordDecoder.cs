@@ -506,6 +506,66 @@ public static class JsonRecordDecoder
         ReadTensor(ref reader, rows, 0, row, record, baseOffset);
     }
 
+    /// <summary>
+    /// An image model's record as TF Serving writes it: <c>{"b64": "&lt;base64&gt;"}</c>, or that object
+    /// under the input's name; the string is the encoded image (JPEG, PNG, WebP).
+    /// </summary>
+    private static void ReadImage(ref Utf8JsonReader reader, RowSet rows, int rowIndex, long record, long baseOffset)
+    {
+        var start = baseOffset + reader.TokenStartIndex;
+        if (reader.TokenType == JsonTokenType.StartObject)
+        {
+            reader.Read();
+            if (reader.TokenType != JsonTokenType.PropertyName || !reader.ValueTextEquals("b64"u8))
+            {
+                throw new RecordException($"record {record}: an image is {{\"b64\": \"<base64 of the image file>\"}}", record, start);
+            }
+
+            reader.Read();
+            ReadImage(ref reader, rows, rowIndex, record, baseOffset);
+            reader.Read();
+            if (reader.TokenType != JsonTokenType.EndObject)
+            {
+                throw new RecordException($"record {record}: an image is {{\"b64\": \"<base64 of the image file>\"}}, with nothing else", record, start);
+            }
+
+            return;
+        }
+
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            throw new RecordException($"record {record}: \"b64\" must be a string of base64", record, start);
+        }
+
+        var length = reader.HasValueSequence ? (int)reader.ValueSequence.Length : reader.ValueSpan.Length;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        try
+        {
+            System.Buffers.OperationStatus status;
+            int written;
+            if (reader.ValueIsEscaped || reader.HasValueSequence)
+            {
+                // "\/" and the like: unescaped into the buffer, then decoded where it lies.
+                status = System.Buffers.Text.Base64.DecodeFromUtf8InPlace(buffer.AsSpan(0, reader.CopyString(buffer)), out written);
+            }
+            else
+            {
+                status = System.Buffers.Text.Base64.DecodeFromUtf8(reader.ValueSpan, buffer, out _, out written);
+            }
+
+            if (status != System.Buffers.OperationStatus.Done)
+            {
+                throw new RecordException($"record {record}: \"b64\" is not valid base64 ({status})", record, start);
+            }
+
+            Images.ImageRecords.WriteRow(buffer.AsSpan(0, written), rows, rowIndex, record, start);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     private static int FindInput(ref Utf8JsonReader reader, ModelSignature signature, long record, bool allowSoleFallback)
     {
         for (var i = 0; i < signature.Inputs.Count; i++)
@@ -539,6 +599,12 @@ public static class JsonRecordDecoder
     /// <summary>Reads a number or (nested) array of numbers into one row, checking the count and the nesting against the shape.</summary>
     private static void ReadTensor(ref Utf8JsonReader reader, RowSet rows, int inputIndex, int rowIndex, long record, long baseOffset)
     {
+        if (rows.Signature.Image is not null && reader.TokenType is JsonTokenType.String or JsonTokenType.StartObject)
+        {
+            ReadImage(ref reader, rows, rowIndex, record, baseOffset);
+            return;
+        }
+
         var input = rows.Signature.Inputs[inputIndex];
         if (input.HasDynamicAxes)
         {

@@ -9,6 +9,9 @@ public enum RecordFormat
     TfRecord,
     RecordIO,
     RecordIOProtobuf,
+
+    /// <summary>One encoded image (JPEG, PNG, WebP), the body whole: <c>image/*</c> and <c>application/x-image</c>.</summary>
+    Image,
 }
 
 /// <summary>How the answer is written (the Accept type).</summary>
@@ -31,7 +34,7 @@ public static class MediaTypes
         csv = default;
         if (string.IsNullOrWhiteSpace(contentType))
         {
-            error = "request has no Content-Type; send text/csv, application/jsonlines, application/json, application/x-tfrecord, application/x-recordio or application/x-recordio-protobuf";
+            error = "request has no Content-Type; send text/csv, application/jsonlines, application/json, application/x-tfrecord, application/x-recordio, application/x-recordio-protobuf or an image (image/jpeg, image/png, image/webp, application/x-image)";
             return false;
         }
 
@@ -55,6 +58,10 @@ public static class MediaTypes
                 break;
             case "application/x-recordio-protobuf":
                 format = RecordFormat.RecordIOProtobuf;
+                break;
+            case "image/jpeg" or "image/jpg" or "image/png" or "image/webp" or "application/x-image":
+                // The format is sniffed from the bytes: the type only says "an image".
+                format = RecordFormat.Image;
                 break;
             default:
                 error = $"Content-Type '{contentType}' is not supported";

@@ -184,7 +184,7 @@ def main():
     case("errors", "csv-not-a-number", request("text/csv", b"1,2,3,4\n5,six,7,8\n"), "record 1 holds a word")
     case("errors", "csv-blank-line", request("text/csv", b"1,2,3,4\n\n5,6,7,8\n"), "a blank line between records")
     case("errors", "jsonl-bad-line", request("application/jsonlines", b"[1,2,3,4]\n[5,6,7,8\n[9,10,11,12]\n"), "record 1 is not JSON")
-    case("errors", "unsupported-type", request("application/x-image", b"\x89PNG"), "415 for a type the worker does not read")
+    case("errors", "unsupported-type", request("image/gif", b"GIF89a"), "415 for a type the worker does not read")
     case("errors", "not-acceptable", request("text/csv", csv_body(ROWS), "image/png"), "406 for an Accept it cannot answer")
     case("errors", "empty-body", request("text/csv", b""), "400 for an empty body")
     case("errors", "oversize", request("text/csv", b"", content_length=2 * 1024 * 1024),

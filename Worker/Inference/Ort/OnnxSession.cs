@@ -87,7 +87,13 @@ public sealed class OnnxSession : IDisposable
         Signature = signature.HasSequenceOutputs ? ReadSequenceShapes(session, signature) : signature;
     }
 
-    public ModelSignature Signature { get; }
+    public ModelSignature Signature { get; private set; }
+
+    /// <summary>The model's metadata_props (producer's custom keys, e.g. WORKER_IMAGE_MEAN).</summary>
+    public IReadOnlyDictionary<string, string> Metadata => Session.ModelMetadata.CustomMetadataMap;
+
+    /// <summary>Marks the single input as an image input, before the engine starts.</summary>
+    internal void AttachImage(Records.Images.ImageInput? image) => Signature = Signature with { Image = image };
 
     /// <summary>"cpu", "cuda:N" or "tensorrt:N".</summary>
     public string Device { get; }

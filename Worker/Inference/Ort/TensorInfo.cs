@@ -114,6 +114,9 @@ public sealed record TensorInfo(string Name, TensorElementType ElementType, long
 /// <summary>A model's inputs and outputs, read from the model itself.</summary>
 public sealed record ModelSignature(IReadOnlyList<TensorInfo> Inputs, IReadOnlyList<TensorInfo> Outputs)
 {
+    /// <summary>The single input is an image input, with how images become its rows; null otherwise.</summary>
+    public Records.Images.ImageInput? Image { get; init; }
+
     /// <summary>Bytes of one row of each input, computed once per model (every request's row set reads them; do not write).</summary>
     public int[] InputRowBytes { get; } = [.. Inputs.Select(i => i.RowBytes)];
 

@@ -175,6 +175,9 @@ public sealed record TransformOptions
             ".json" => "application/json",
             ".tfrecord" or ".tfrecords" => "application/x-tfrecord",
             ".rec" or ".recordio" or ".pbr" => "application/x-recordio-protobuf",
+            ".jpg" or ".jpeg" => "image/jpeg",
+            ".png" => "image/png",
+            ".webp" => "image/webp",
             _ => null,
         };
     }
