@@ -51,7 +51,11 @@ public class ImageBenchmarks
         _files = Photos();
         _reduced = new RowSet(Signature(reduceOnLoad: true), 1);
         _full = new RowSet(Signature(reduceOnLoad: false), 1);
-        _pixels = new byte[1024 * 768 * 4];
+        _pixels = new byte[_files.Max(f =>
+        {
+            using var codec = SKCodec.Create(new SKMemoryStream(f));
+            return codec.Info.Width * codec.Info.Height * 4;
+        })];
         Console.WriteLine($"// {_files.Length} photo(s), {_files.Sum(f => f.Length) / _files.Length / 1024} KiB on average");
     }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Typical photos for the image benchmark: 1024x768 JPEGs (quality 90) cut from real photographs,
+"""Typical photos for the image benchmark: W x H JPEGs (SIZE, default 1024x768) (quality 90) cut from real photographs,
 and what Pillow makes of each (torchvision's Resize(256) + CenterCrop(224), uint8 RGB) to compare
 the worker's pixels with.
     /usr/bin/python3 Benchmarks/images/make-photos.py OUT_DIR [SOURCE.jpg ...]
+    SIZE=4032x3024 /usr/bin/python3 Benchmarks/images/make-photos.py OUT_DIR ...   (phone-camera size)
 Sources default to python-matplotlib-data's grace_hopper.jpg and any JPEG named on the command line;
 each gives 1024x768 crops at a few offsets and mirrors, so the set has several distinct files."""
 import os
@@ -11,6 +12,7 @@ from PIL import Image, ImageOps
 import numpy as np
 
 out = sys.argv[1]
+W, H = (int(v) for v in os.environ.get("SIZE", "1024x768").split("x"))
 sources = sys.argv[2:] or ["/usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg"]
 os.makedirs(out, exist_ok=True)
 n = 0
@@ -18,13 +20,13 @@ for source in sources:
     if not os.path.exists(source):
         continue
     base = Image.open(source).convert("RGB")
-    # Scale so that the shorter side is 900, then take 1024x768 windows (upscaled where needed).
-    scale = max(1024 / base.width, 768 / base.height) * 1.15
+    # Scale so that W x H windows fit with some room, then take windows at a few places (upscaled where needed).
+    scale = max(W / base.width, H / base.height) * 1.15
     big = base.resize((int(base.width * scale), int(base.height * scale)), Image.BICUBIC)
     for i, (fx, fy, mirror) in enumerate([(0.0, 0.0, False), (1.0, 1.0, False), (0.5, 0.3, True), (0.2, 0.8, True)]):
-        x = int((big.width - 1024) * fx)
-        y = int((big.height - 768) * fy)
-        img = big.crop((x, y, x + 1024, y + 768))
+        x = int((big.width - W) * fx)
+        y = int((big.height - H) * fy)
+        img = big.crop((x, y, x + W, y + H))
         if mirror:
             img = ImageOps.mirror(img)
         path = os.path.join(out, f"photo{n:02d}.jpg")

@@ -36,7 +36,6 @@ public static class ImageRecords
         byte[]? decoded = null;
         byte[]? packed = null;
         byte[]? resized = null;
-        byte[]? scratch = null;
         try
         {
             var (width, height) = Decode(encoded, image, record, offset, out decoded, out var origin);
@@ -48,9 +47,14 @@ public static class ImageRecords
             packed = ArrayPool<byte>.Shared.Rent(uprightWidth * uprightHeight * channels);
             Pack(decoded, width, height, origin, channels, packed);
 
+            // Only the crop's window of the resized image is computed (a crop past its edges is padded by Write).
             var plan = image.Plan(uprightHeight, uprightWidth);
-            resized = ArrayPool<byte>.Shared.Rent(plan.ResizeWidth * plan.ResizeHeight * channels);
-            PilResize.Resize(packed, uprightWidth, uprightHeight, uprightWidth * channels, channels, resized, plan.ResizeWidth, plan.ResizeHeight, ref scratch);
+            var window = Window(plan);
+            resized = ArrayPool<byte>.Shared.Rent(Math.Max(1, window.Width * window.Height * channels));
+            if (window.Width > 0 && window.Height > 0)
+            {
+                PilResize.Resize(packed, uprightWidth, uprightHeight, uprightWidth * channels, channels, resized, plan.ResizeWidth, plan.ResizeHeight, window.Left, window.Top, window.Width, window.Height);
+            }
 
             var values = plan.Height * plan.Width * channels;
             if (image.HasDynamicSize)
@@ -59,7 +63,7 @@ public static class ImageRecords
                 try
                 {
                     var length = values * TensorInfo.SizeOf(image.ElementType);
-                    Write(image, resized, plan, bytes.AsSpan(0, length));
+                    Write(image, resized, plan, window, bytes.AsSpan(0, length));
                     rows.BeginDynamic(0);
                     rows.AppendDynamicValue(0, bytes.AsSpan(0, length));
                     Span<long> dims = image.ChannelsFirst ? [channels, plan.Height, plan.Width] : [plan.Height, plan.Width, channels];
@@ -72,18 +76,22 @@ public static class ImageRecords
             }
             else
             {
-                Write(image, resized, plan, rows.InputRow(0, row));
+                Write(image, resized, plan, window, rows.InputRow(0, row));
             }
         }
         finally
         {
-            foreach (var buffer in new[] { decoded, packed, resized })
-            {
-                if (buffer is not null)
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                }
-            }
+            Return(decoded);
+            Return(packed);
+            Return(resized);
+        }
+    }
+
+    private static void Return(byte[]? buffer)
+    {
+        if (buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -150,6 +158,20 @@ public static class ImageRecords
     /// <summary>RGBA in the stored orientation to upright RGB (or luminance), one byte a channel.</summary>
     private static void Pack(ReadOnlySpan<byte> rgba, int width, int height, SKEncodedOrigin origin, int channels, Span<byte> into)
     {
+        if (origin == SKEncodedOrigin.TopLeft && channels == 3)
+        {
+            // Already upright (nearly every photo): RGBA to RGB in one pass.
+            var pixels = width * height;
+            for (var i = 0; i < pixels; i++)
+            {
+                into[3 * i] = rgba[4 * i];
+                into[(3 * i) + 1] = rgba[(4 * i) + 1];
+                into[(3 * i) + 2] = rgba[(4 * i) + 2];
+            }
+
+            return;
+        }
+
         var swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
         var outWidth = swap ? height : width;
         var outHeight = swap ? width : height;
@@ -186,37 +208,58 @@ public static class ImageRecords
         }
     }
 
-    /// <summary>The crop of the resized image, scaled and normalised, in the input's layout and type; outside the resized image (a crop larger than it) is 0, as torchvision pads.</summary>
-    private static void Write(ImageInput image, ReadOnlySpan<byte> resized, (int ResizeHeight, int ResizeWidth, int CropTop, int CropLeft, int Height, int Width) plan, Span<byte> row)
+    /// <summary>The part of the resized image the crop takes.</summary>
+    private static (int Left, int Top, int Width, int Height) Window((int ResizeHeight, int ResizeWidth, int CropTop, int CropLeft, int Height, int Width) plan)
+    {
+        var left = Math.Max(0, plan.CropLeft);
+        var top = Math.Max(0, plan.CropTop);
+        var right = Math.Min(plan.ResizeWidth, plan.CropLeft + plan.Width);
+        var bottom = Math.Min(plan.ResizeHeight, plan.CropTop + plan.Height);
+        return (left, top, Math.Max(0, right - left), Math.Max(0, bottom - top));
+    }
+
+    /// <summary>
+    /// The crop, scaled and normalised, in the input's layout and type; outside the resized image (a
+    /// crop larger than it) is 0 before normalising, as torchvision pads. Each channel's 256 possible
+    /// values are computed once (scale, mean, std), so a pixel costs a table read.
+    /// </summary>
+    private static void Write(
+        ImageInput image, ReadOnlySpan<byte> window,
+        (int ResizeHeight, int ResizeWidth, int CropTop, int CropLeft, int Height, int Width) plan,
+        (int Left, int Top, int Width, int Height) bounds, Span<byte> row)
     {
         var p = image.Preprocessing;
         var channels = image.Channels;
         var scale = p.Scale ?? (image.ElementType == TensorElementType.UInt8 ? 1f : 1f / 255f);
-        Span<float> mean = stackalloc float[channels];
-        Span<float> inverseStd = stackalloc float[channels];
+        Span<float> table = stackalloc float[channels * 256];
         for (var c = 0; c < channels; c++)
         {
-            mean[c] = p.Mean?[c] ?? 0f;
-            inverseStd[c] = p.Std is { } std ? 1f / std[c] : 1f;
+            var mean = p.Mean?[c] ?? 0f;
+            var std = p.Std?[c] ?? 1f;
+            for (var v = 0; v < 256; v++)
+            {
+                table[(c * 256) + v] = ((v * scale) - mean) / std;
+            }
         }
 
         var floats = image.ElementType == TensorElementType.Float ? MemoryMarshal.Cast<byte, float>(row) : default;
         var halves = image.ElementType == TensorElementType.Float16 ? MemoryMarshal.Cast<byte, Half>(row) : default;
         var plane = plan.Height * plan.Width;
-        for (var y = 0; y < plan.Height; y++)
+        var offsetX = bounds.Left - plan.CropLeft;
+        var offsetY = bounds.Top - plan.CropTop;
+        for (var c = 0; c < channels; c++)
         {
-            var sy = y + plan.CropTop;
-            for (var x = 0; x < plan.Width; x++)
+            // Mean and std are in the model's channel order: after the BGR swap.
+            var sourceChannel = p.Bgr && channels == 3 ? 2 - c : c;
+            var values = table.Slice(c * 256, 256);
+            for (var y = 0; y < plan.Height; y++)
             {
-                var sx = x + plan.CropLeft;
-                var inside = sy >= 0 && sy < plan.ResizeHeight && sx >= 0 && sx < plan.ResizeWidth;
-                var pixel = ((sy * plan.ResizeWidth) + sx) * channels;
-                for (var c = 0; c < channels; c++)
+                var wy = y - offsetY;
+                var rowInside = wy >= 0 && wy < bounds.Height;
+                for (var x = 0; x < plan.Width; x++)
                 {
-                    // Mean and std are in the model's channel order: after the BGR swap.
-                    var sourceChannel = p.Bgr && channels == 3 ? 2 - c : c;
-                    var value = inside ? resized[pixel + sourceChannel] * scale : 0f;
-                    value = (value - mean[c]) * inverseStd[c];
+                    var wx = x - offsetX;
+                    var value = rowInside && wx >= 0 && wx < bounds.Width ? values[window[(((wy * bounds.Width) + wx) * channels) + sourceChannel]] : values[0];
                     var at = image.ChannelsFirst ? (c * plane) + (y * plan.Width) + x : (((y * plan.Width) + x) * channels) + c;
                     switch (image.ElementType)
                     {
