@@ -138,13 +138,8 @@ internal sealed class ByteCount
     public long Value;
 }
 
-internal sealed class CountingReadStream(Stream inner, ByteCount count) : Stream
+internal sealed class CountingReadStream(Stream inner, ByteCount count) : ReadOnlyStreamWrapper(inner)
 {
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-
     public override long Position
     {
         get => count.Value;
@@ -153,17 +148,36 @@ internal sealed class CountingReadStream(Stream inner, ByteCount count) : Stream
 
     public override int Read(byte[] buffer, int offset, int length)
     {
-        var read = inner.Read(buffer, offset, length);
+        var read = base.Read(buffer, offset, length);
         count.Value += read;
         return read;
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        var read = await base.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
         count.Value += read;
         return read;
     }
+}
+
+/// <summary>A forward-only reading view of another stream, which it disposes; what it adds is its subclasses'.</summary>
+internal abstract class ReadOnlyStreamWrapper(Stream inner) : Stream
+{
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public override int Read(byte[] buffer, int offset, int length) => inner.Read(buffer, offset, length);
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int length, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, length), cancellationToken).AsTask();
