@@ -163,6 +163,110 @@ public class StreamedBodyTests
         Assert.Equal(200, after.Status);
     }
 
+    /// <summary>The body in chunks of uneven sizes, sent with pauses: the server dechunks it as it arrives.</summary>
+    private static async Task<RawResponse> PostChunkedAsync(RawHttpClient client, string contentType, byte[] body, string? accept = null, string? damage = null)
+    {
+        await client.SendAsync($"POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Type: {contentType}\r\n{(accept is null ? "" : $"Accept: {accept}\r\n")}Transfer-Encoding: chunked\r\n\r\n");
+        var random = new Random(9);
+        for (var at = 0; at < body.Length;)
+        {
+            var size = Math.Min(body.Length - at, random.Next(1, 2 * 1024 * 1024));
+            await client.SendAsync([.. Encoding.ASCII.GetBytes($"{size:x}\r\n"), .. body.AsSpan(at, size), .. "\r\n"u8]);
+            at += size;
+            if (damage is not null && at > body.Length / 2)
+            {
+                await client.SendAsync(damage);
+                return await client.ReadResponseAsync(TimeSpan.FromSeconds(120));
+            }
+
+            if (random.Next(4) == 0)
+            {
+                await Task.Delay(5);
+            }
+        }
+
+        await client.SendAsync("0\r\n\r\n");
+        return await client.ReadResponseAsync(TimeSpan.FromSeconds(120));
+    }
+
+    [Theory]
+    [InlineData("text/csv", "text/csv")]
+    [InlineData("text/csv", "application/json")]
+    [InlineData("application/jsonlines", "application/jsonlines")]
+    public async Task AChunkedBodyIsDecodedAsItArrivesToTheAnswersOfTheWholeBody(string contentType, string accept)
+    {
+        var csv = PandasCsv(260_000, seed: 12);
+        var body = Encoding.ASCII.GetBytes(contentType == "text/csv" ? csv : string.Concat(csv.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => "[" + l + "]\n")));
+        await using var buffering = BufferingServer();
+        var expected = await ModelServers.PostAsync(buffering.Port, contentType, body, accept);
+        Assert.Equal(200, expected.Status);
+
+        // A batch job with no payload limit (SageMaker then sends each file chunked), and a real-time server.
+        foreach (var settings in new[] { new WorkerSettings { IsBatchJob = true, MaxPayloadInMB = 0 }, new WorkerSettings() })
+        {
+            await using var streaming = ModelServers.Start("linear", settings);
+            await using var client = await RawHttpClient.ConnectAsync(streaming.Port);
+            var streamed = await PostChunkedAsync(client, contentType, body, accept);
+            Assert.Equal(200, streamed.Status);
+            Assert.Equal(expected.BodyText, streamed.BodyText);
+
+            // The connection carries on.
+            var next = await PostChunkedAsync(client, "text/csv", "1,2,3,4\n"u8.ToArray());
+            Assert.Equal("6.1,6.8,2.55\n", next.BodyText);
+        }
+    }
+
+    [Fact]
+    public async Task ABadRecordInAChunkedBodyIsA400AndTheRestOfTheBodyIsDropped()
+    {
+        var lines = PandasCsv(200_000, seed: 13).Split('\n');
+        const int bad = 123_456;
+        lines[bad] = "1,2,three,4";
+        var body = Encoding.ASCII.GetBytes(string.Join('\n', lines));
+        var offset = lines.Take(bad).Sum(l => l.Length + 1);
+
+        await using var streaming = ModelServers.Start("linear", new WorkerSettings { IsBatchJob = true, MaxPayloadInMB = 0 });
+        await using var client = await RawHttpClient.ConnectAsync(streaming.Port);
+        var response = await PostChunkedAsync(client, "text/csv", body);
+        Assert.Equal(400, response.Status);
+        using (var json = JsonDocument.Parse(response.Body))
+        {
+            Assert.Equal(bad, json.RootElement.GetProperty("record").GetInt64());
+            Assert.Equal(offset, json.RootElement.GetProperty("offset").GetInt64());
+        }
+
+        Assert.Equal(200, (await PostChunkedAsync(client, "text/csv", "1,2,3,4\n"u8.ToArray())).Status);
+    }
+
+    [Fact]
+    public async Task AChunkedBodyPastTheLimitOrWithBrokenFramingStopsItsHandlerAndIsRefused()
+    {
+        var body = Encoding.ASCII.GetBytes(PandasCsv(100_000, seed: 14)); // ~7 MB
+        await using var limited = ModelServers.Start("linear", new WorkerSettings { IsBatchJob = true, MaxPayloadInMB = 2 });
+        await using (var client = await RawHttpClient.ConnectAsync(limited.Port))
+        {
+            // Just past the limit, then nothing more: what a client that is refused has sent.
+            await client.SendAsync("POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n");
+            for (var at = 0; at <= 2 * 1024 * 1024; at += 256 * 1024)
+            {
+                await client.SendAsync([.. Encoding.ASCII.GetBytes($"{256 * 1024:x}\r\n"), .. body.AsSpan(at, 256 * 1024), .. "\r\n"u8]);
+            }
+
+            var tooLarge = await client.ReadResponseAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(413, tooLarge.Status);
+            Assert.True(await client.IsClosedByServerAsync());
+        }
+
+        await using (var client = await RawHttpClient.ConnectAsync(limited.Port))
+        {
+            var broken = await PostChunkedAsync(client, "text/csv", body[..(1024 * 1024)], damage: "zz\r\n");
+            Assert.Equal(400, broken.Status);
+            Assert.True(await client.IsClosedByServerAsync());
+        }
+
+        Assert.Equal("6.1,6.8,2.55\n", (await ModelServers.PostAsync(limited.Port, "text/csv", "1,2,3,4\n")).BodyText);
+    }
+
     [Fact]
     public async Task AHalfGigabyteCsvBodyIsAnsweredInLessThanOneAndAHalfTimesItsSizeOfMemory()
     {

@@ -175,6 +175,12 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
                         break;
                     }
 
+                    if (buffer.Length >= body.MaxHeldBytes)
+                    {
+                        response.SetError(413, $"record {records} (byte {offset} of the body) is over {body.MaxHeldBytes >> 20} MiB, the most one record of a chunked body may be", records, offset);
+                        return;
+                    }
+
                     body.AdvanceTo(buffer.Start, buffer.End); // one record larger than a piece: read on
                     continue;
                 }

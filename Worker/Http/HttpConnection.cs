@@ -44,6 +44,17 @@ internal sealed class HttpConnection
     // (real-time and async inference take up to 1 GiB): only the decoded rows and the answers are held.
     private const int StreamedBodyThreshold = 8 * 1024 * 1024;
 
+    // A chunked body streamed to its handler goes through this pipe, dechunked: the connection's loop
+    // writes what arrives, waiting once this much is unread (the handler holds pieces of 4 MiB, and at
+    // most RequestBodyReader.MaxHeldBytes while it looks for a record's end).
+    private static readonly PipeOptions StreamedChunkedPipe = new(pauseWriterThreshold: 96L * 1024 * 1024, resumeWriterThreshold: 48L * 1024 * 1024, useSynchronizationContext: false);
+
+    // The chunked body being streamed to its handler, and the handler's run (null when none).
+    private Pipe? _streamedPipe;
+    private Task? _streamedHandler;
+    private bool _streamedDiscard;
+    private DiscardingBufferWriter? _discard;
+
     // Environment.TickCount64 after which the heartbeat cancels the pending read.
     private long _deadline = long.MaxValue;
     private volatile bool _timedOut;
@@ -123,6 +134,7 @@ internal sealed class HttpConnection
         }
         finally
         {
+            await StopStreamedChunkedBodyAsync(new IOException("the connection closed")).ConfigureAwait(false);
             await _reader.CompleteAsync().ConfigureAwait(false);
             try
             {
@@ -183,6 +195,7 @@ internal sealed class HttpConnection
             {
                 if (_timedOut)
                 {
+                    await StopStreamedChunkedBodyAsync(HttpRejectException.Create(RequestRejectionReason.RequestBodyTimeout)).ConfigureAwait(false);
                     if (state != ParseState.Head || headBuffered)
                     {
                         // A request was under way: tell the client why before closing.
@@ -269,6 +282,11 @@ internal sealed class HttpConnection
                             _chunked.Reset();
                             _chunkedBody.Reset();
                             state = ParseState.ChunkedBody;
+                            if (_recorder is null && _server.Routes.StreamingHandlerFor(_head) is { } chunkedHandler)
+                            {
+                                // No length to judge it by: every chunked body a handler can decode as it comes is streamed.
+                                StartStreamedChunkedBody(chunkedHandler);
+                            }
                         }
                         else
                         {
@@ -310,7 +328,8 @@ internal sealed class HttpConnection
                     if (state == ParseState.ChunkedBody)
                     {
                         var reader = new SequenceReader<byte>(buffer);
-                        var complete = _chunked.TryDecode(ref reader, _chunkedBody, _settings.MaxBodyBytes);
+                        IBufferWriter<byte> into = _streamedPipe is null ? _chunkedBody : _streamedDiscard ? _discard ??= new DiscardingBufferWriter() : _streamedPipe.Writer;
+                        var complete = _chunked.TryDecode(ref reader, into, _settings.MaxBodyBytes);
                         if (_recordedChunks is not null)
                         {
                             foreach (var segment in buffer.Slice(0, reader.Position))
@@ -320,9 +339,24 @@ internal sealed class HttpConnection
                         }
 
                         buffer = buffer.Slice(reader.Position);
+                        if (_streamedPipe is not null && !_streamedDiscard)
+                        {
+                            // Backpressure: wait while the handler is behind; it stopped reading if it completed its side.
+                            var flushed = await _streamedPipe.Writer.FlushAsync().ConfigureAwait(false);
+                            _streamedDiscard = flushed.IsCompleted;
+                        }
+
                         if (!complete)
                         {
                             break;
+                        }
+
+                        if (_streamedPipe is not null)
+                        {
+                            close = !await CompleteStreamedChunkedRequestAsync().ConfigureAwait(false);
+                            state = ParseState.Head;
+                            wrote = true;
+                            continue;
                         }
 
                         close = !await CompleteRequestAsync(_chunkedBody.AsSequence()).ConfigureAwait(false);
@@ -340,6 +374,8 @@ internal sealed class HttpConnection
             }
             catch (HttpRejectException rejection)
             {
+                // A streamed body's handler is told the body failed, and has ended, before its response is taken over.
+                await StopStreamedChunkedBodyAsync(rejection).ConfigureAwait(false);
                 _response.Reset();
                 _response.SetError(rejection.StatusCode, rejection.Message);
                 _response.WriteTo(_writer, keepAlive: false, isHttp11Client: true, omitBody: false);
@@ -509,6 +545,68 @@ internal sealed class HttpConnection
         }
 
         return await WriteResponseAsync(ReadOnlySequence<byte>.Empty, body.Consumed).ConfigureAwait(false);
+    }
+
+    /// <summary>Starts the handler on a chunked body, dechunked into a pipe as it arrives; the connection's loop feeds it.</summary>
+    private void StartStreamedChunkedBody(IStreamingInvocationHandler handler)
+    {
+        _response.Reset();
+        _streamedPipe = new Pipe(StreamedChunkedPipe);
+        _streamedDiscard = false;
+        var body = new RequestBodyReader(_streamedPipe.Reader, -1, static _ => { });
+        _streamedHandler = RunStreamedHandlerAsync(handler, body);
+    }
+
+    private async Task RunStreamedHandlerAsync(IStreamingInvocationHandler handler, RequestBodyReader body)
+    {
+        await Task.Yield();
+        try
+        {
+            await handler.InvokeStreamingAsync(_head, body, _response, _server.StoppingToken).ConfigureAwait(false);
+        }
+        catch (HttpRejectException rejection)
+        {
+            _response.SetError(rejection.StatusCode, rejection.Message);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException)
+        {
+            // The body failed under it (the connection answers that) or the server is stopping.
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _server.Log.Error("request failed", ("path", _head.PathName), ("error", e.ToString()));
+            _response.SetError(500, "internal error: " + e.Message);
+        }
+        finally
+        {
+            // What it did not read is dropped: the connection's loop reads the rest of the body and discards it.
+            await body.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The chunked body is complete: the handler sees its end, and its answer is written.</summary>
+    private async ValueTask<bool> CompleteStreamedChunkedRequestAsync()
+    {
+        var bytesIn = _chunked.BodyLength;
+        await _streamedPipe!.Writer.CompleteAsync().ConfigureAwait(false);
+        await _streamedHandler!.ConfigureAwait(false);
+        _streamedPipe = null;
+        _streamedHandler = null;
+        return await WriteResponseAsync(ReadOnlySequence<byte>.Empty, bytesIn).ConfigureAwait(false);
+    }
+
+    /// <summary>Ends a streamed chunked body that failed (bad framing, too large, too slow, the peer gone) and waits for its handler.</summary>
+    private async ValueTask StopStreamedChunkedBodyAsync(Exception reason)
+    {
+        if (_streamedPipe is not { } pipe || _streamedHandler is not { } handler)
+        {
+            return;
+        }
+
+        _streamedPipe = null;
+        _streamedHandler = null;
+        await pipe.Writer.CompleteAsync(reason).ConfigureAwait(false);
+        await handler.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private void SetBodyDeadline(bool waiting) =>

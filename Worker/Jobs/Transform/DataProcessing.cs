@@ -86,6 +86,10 @@ internal sealed class RecordOriginals
 /// </summary>
 internal sealed class RecordProcessor(DataProcessing processing, bool csvInput)
 {
+    // The input side runs on the file's reader and the answer side on its writer, at the same time:
+    // each has its own scratch lists.
+    private readonly List<Range> _inputFields = [];
+    private readonly List<int> _inputSelected = [];
     private readonly List<Range> _fields = [];
     private readonly List<Range> _answerFields = [];
     private readonly List<int> _selected = [];
@@ -99,9 +103,9 @@ internal sealed class RecordProcessor(DataProcessing processing, bool csvInput)
         var filter = Processing.InputFilter!;
         if (csvInput)
         {
-            CsvFields.Split(record, _fields);
-            filter.SelectFields(_fields.Count, _selected);
-            WriteFields(record, _fields, _selected, into);
+            CsvFields.Split(record, _inputFields);
+            filter.SelectFields(_inputFields.Count, _inputSelected);
+            WriteFields(record, _inputFields, _inputSelected, into);
             return;
         }
 
