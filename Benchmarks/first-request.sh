@@ -21,5 +21,5 @@ with open(sys.argv[1], "w") as f:
 PY
 run() { echo "== $1"; WORKER_WARMUP=$3 "$out/bench/Benchmarks" first-requests --app "$out/$2/Worker" --model formats/models/linear --body "$out/body.csv" --rounds "$rounds"; }
 run "ReadyToRun + warm-up (as shipped)" r2r on
-run "ReadyToRun, no warm-up" r2r off
-run "JIT only, no warm-up" jit off
+[ -n "${ONLY_SHIPPED:-}" ] || run "ReadyToRun, no warm-up" r2r off
+[ -n "${ONLY_SHIPPED:-}" ] || run "JIT only, no warm-up" jit off

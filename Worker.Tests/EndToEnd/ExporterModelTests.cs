@@ -447,7 +447,22 @@ public class ExporterModelTests
         // Synthetic JSON Lines (and CSV where rows can feed the model) through decode, Run and every answer type.
         await using var host = Start(model);
         var pipeline = new InvocationPipeline(host.Engine!, host.Settings);
-        Assert.Equal(bodies, pipeline.WarmUp(rounds: 1, rowsPerBody: 9));
+        Assert.Equal(bodies, pipeline.WarmUp(rounds: 1, rowsPerBody: 9, requestPath: false));
+    }
+
+    [Fact]
+    public async Task TheRequestPathWarmUpLeavesThePipelineAnsweringAsBefore()
+    {
+        // The server's warm-up also takes a real request's path 175 times (for the tiered JIT); the pipeline then answers as it did.
+        await using var host = Start("zipmap_str");
+        var pipeline = new InvocationPipeline(host.Engine!, host.Settings);
+        Assert.Equal(2, pipeline.WarmUp(rounds: 1, rowsPerBody: 9, requestPath: true));
+        var head = new Worker.Http.HttpRequestHead { Method = Worker.Http.HttpMethod.Post, Route = Worker.Http.Route.Invocations, ContentType = "text/csv", Accept = "application/jsonlines" };
+        using var response = new Worker.Http.HttpResponse();
+        await pipeline.InvokeAsync(head, new System.Buffers.ReadOnlySequence<byte>("1,2,3,4\n"u8.ToArray()), response, CancellationToken.None);
+        Assert.Equal(200, response.StatusCode);
+        var direct = await ModelServers.PostAsync(host.Port, "text/csv", "1,2,3,4\n", "application/jsonlines");
+        Assert.Equal(direct.BodyText, System.Text.Encoding.UTF8.GetString(System.Buffers.BuffersExtensions.ToArray(response.Body.AsSequence())));
     }
 
     [Fact]

@@ -146,7 +146,7 @@ public sealed class MultiModelHost : IMultiModelHandler, IDisposable
         var pipeline = new InvocationPipeline(engine, _settings);
         if (_settings.WarmUp)
         {
-            pipeline.WarmUp();
+            pipeline.WarmUp(requestPath: false); // SageMaker loads on a request's behalf: keep the load short
         }
 
         return new LoadedModel(name, url, pipeline, estimate);
