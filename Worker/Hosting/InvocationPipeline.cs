@@ -417,6 +417,20 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
             }
         }
 
+        // A first real request rents megabyte buffers (its body, rows, answer) that no warm-up body
+        // needed: the pool's first arrays of those sizes are allocated and zeroed then. Have them ready.
+        var buffers = new List<byte[]>();
+        for (var size = 1 << 20; size <= 8 << 20; size <<= 1)
+        {
+            buffers.Add(ArrayPool<byte>.Shared.Rent(size));
+            buffers.Add(ArrayPool<byte>.Shared.Rent(size));
+        }
+
+        foreach (var buffer in buffers)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
         Thread.Sleep(300);
         return ran;
     }
