@@ -32,6 +32,7 @@ public class ImageLayoutTests
             Assert.True(File.Exists(Path.Combine(app, "Worker")), "the apphost the ENTRYPOINT names");
             Assert.True(File.Exists(Path.Combine(app, "libonnxruntime.so")), "ONNX Runtime from the package, next to the program");
             Assert.True(File.Exists(Path.Combine(app, "libonnxruntime_providers_cuda.so")), "the CUDA provider beside it");
+            Assert.True(File.Exists(Path.Combine(app, "libSkiaSharp.so")), "Skia's natives (image decoding) beside it");
 
             // /opt/ml/model as SageMaker unpacks model.tar.gz: the model may sit in a sub-folder.
             var model = Path.Combine(root.FullName, "opt", "ml", "model", "v1");
@@ -60,6 +61,23 @@ public class ImageLayoutTests
                     Assert.True(parameters.RootElement.GetProperty("MaxConcurrentTransforms").GetInt32() >= 1);
                 }
 
+                await using (var images = await StartMultiModelAsync(app))
+                {
+                    // The same published program as a multi-model endpoint, decoding an image with the natives it carries.
+                    var url = Path.Combine(root.FullName, "opt", "ml", "models", "img", "model");
+                    Directory.CreateDirectory(url);
+                    File.Copy(Models.File(Path.Combine("images", "nchw_float")), Path.Combine(url, "model.onnx"));
+                    var load = System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { model_name = "img", url }));
+                    await images.Client.SendAsync([.. System.Text.Encoding.ASCII.GetBytes($"POST /models HTTP/1.1\r\nHost: s\r\nContent-Type: application/json\r\nContent-Length: {load.Length}\r\n\r\n"), .. load]);
+                    Assert.Equal(200, (await images.Client.ReadResponseAsync(TimeSpan.FromSeconds(60))).Status);
+                    var png = Worker.Records.Images.SyntheticImages.Png(32, 24);
+                    await images.Client.SendAsync([.. System.Text.Encoding.ASCII.GetBytes($"POST /models/img/invoke HTTP/1.1\r\nHost: s\r\nContent-Type: image/png\r\nAccept: application/json\r\nContent-Length: {png.Length}\r\n\r\n"), .. png]);
+                    var predicted = await images.Client.ReadResponseAsync(TimeSpan.FromSeconds(60));
+                    Assert.True(predicted.Status == 200, predicted.BodyText);
+                    using var json = JsonDocument.Parse(predicted.Body);
+                    Assert.Equal(3, json.RootElement.GetProperty("predictions")[0].GetProperty("mean").GetArrayLength());
+                }
+
                 const string body = "1,2,3,4\n-5,0.5,6,7\n";
                 await client.SendAsync($"POST /invocations HTTP/1.1\r\nHost: sagemaker\r\nContent-Type: text/csv\r\nAccept: text/csv\r\nContent-Length: {body.Length}\r\n\r\n{body}");
                 var answer = await client.ReadResponseAsync();
@@ -81,6 +99,33 @@ public class ImageLayoutTests
         {
             root.Delete(recursive: true);
         }
+    }
+
+    private sealed class RunningWorker(Process process, RawHttpClient client) : IAsyncDisposable
+    {
+        public RawHttpClient Client { get; } = client;
+
+        public async ValueTask DisposeAsync()
+        {
+            await Client.DisposeAsync();
+            process.Kill();
+            await process.WaitForExitAsync();
+            process.Dispose();
+        }
+    }
+
+    private static async Task<RunningWorker> StartMultiModelAsync(string app)
+    {
+        var start = new ProcessStartInfo(Path.Combine(app, "Worker")) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add("serve");
+        start.ArgumentList.Add("--multi-model");
+        start.Environment["SAGEMAKER_BIND_TO_PORT"] = "0";
+        start.Environment["WORKER_WARMUP"] = "off";
+        start.Environment.Remove("ORT_LIBRARY_PATH");
+        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the published worker");
+        var port = await WorkerProcess.ReadListeningPortAsync(process);
+        _ = process.StandardOutput.ReadToEndAsync();
+        return new RunningWorker(process, await RawHttpClient.ConnectAsync(port));
     }
 
     /// <summary>What the Dockerfile's build stage does: a self-contained linux-x64 publish, ONNX Runtime's natives from the package beside the program.</summary>
