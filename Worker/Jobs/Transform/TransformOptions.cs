@@ -108,8 +108,8 @@ public sealed record TransformOptions
             DataProcessing.CheckFormat("--content-type", format);
         }
 
-        if (DataProcessing.IsActive && Accept is not null && !Accept.Split(';')[0].Trim().ToLowerInvariant().Equals("text/csv", StringComparison.Ordinal)
-            && !Accept.Contains("json", StringComparison.OrdinalIgnoreCase))
+        // The answer types are the worker's own three: its Accept negotiation says whether one is named.
+        if (DataProcessing.IsActive && Accept is not null && !Records.MediaTypes.TryGetAnswerFormat(Accept, Records.RecordFormat.Csv, out _, out _))
         {
             throw new ConfigurationException("--accept", $"with DataProcessing the answers must be text/csv, application/json or application/jsonlines (SageMaker's rule), got '{Accept}'");
         }

@@ -38,17 +38,17 @@ public static class ImageRecords
         byte[]? resized = null;
         try
         {
-            var (width, height) = Decode(encoded, image, record, offset, out decoded, out var origin);
+            // The plan comes from the header's size, as Pillow's comes from the full image: a JPEG decoded
+            // at reduced size has rounded dimensions, whose ratio could shift the resize and the crop.
+            var (width, height, plan) = Decode(encoded, image, record, offset, out decoded, out var origin);
             var channels = image.Channels;
 
             // Upright, and one byte a channel: RGB, or luminance (Pillow's "L") for a one-channel input.
-            var swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
-            var (uprightWidth, uprightHeight) = swap ? (height, width) : (width, height);
+            var (uprightWidth, uprightHeight) = Transposes(origin) ? (height, width) : (width, height);
             packed = ArrayPool<byte>.Shared.Rent(uprightWidth * uprightHeight * channels);
             Pack(decoded, width, height, origin, channels, packed);
 
             // Only the crop's window of the resized image is computed (a crop past its edges is padded by Write).
-            var plan = image.Plan(uprightHeight, uprightWidth);
             var window = Window(plan);
             resized = ArrayPool<byte>.Shared.Rent(Math.Max(1, window.Width * window.Height * channels));
             if (window.Width > 0 && window.Height > 0)
@@ -96,7 +96,7 @@ public static class ImageRecords
     }
 
     /// <summary>Decodes to unpremultiplied RGBA in a pooled buffer; the budget is checked on the header, before any pixel is decoded.</summary>
-    private static unsafe (int Width, int Height) Decode(ReadOnlySpan<byte> encoded, ImageInput image, long record, long offset, out byte[]? pixels, out SKEncodedOrigin origin)
+    private static unsafe (int Width, int Height, (int ResizeHeight, int ResizeWidth, int CropTop, int CropLeft, int Height, int Width) Plan) Decode(ReadOnlySpan<byte> encoded, ImageInput image, long record, long offset, out byte[]? pixels, out SKEncodedOrigin origin)
     {
         pixels = null;
         fixed (byte* start = encoded)
@@ -119,7 +119,7 @@ public static class ImageRecords
             // JPEG decodes at 1/2, 1/4 or 1/8 size for little more than the cost of reading it: take the
             // smallest that is still twice the size the resize needs, so the resize's antialiasing
             // still averages the pixels it would have.
-            var swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+            var swap = Transposes(origin);
             var (uprightWidth, uprightHeight) = swap ? (info.Height, info.Width) : (info.Width, info.Height);
             var plan = image.Plan(uprightHeight, uprightWidth);
             var (needWidth, needHeight) = swap ? (plan.ResizeHeight, plan.ResizeWidth) : (plan.ResizeWidth, plan.ResizeHeight);
@@ -147,13 +147,17 @@ public static class ImageRecords
 
             return result switch
             {
-                SKCodecResult.Success => (size.Width, size.Height),
+                SKCodecResult.Success => (size.Width, size.Height, plan),
                 SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput =>
                     throw new RecordException($"record {record}: the image is truncated or damaged ({result})", record, offset),
                 _ => throw new RecordException($"record {record}: the image cannot be decoded ({result})", record, offset),
             };
         }
     }
+
+    /// <summary>EXIF orientations 5-8 store the image on its side: width and height swap when it is turned upright.</summary>
+    private static bool Transposes(SKEncodedOrigin origin) =>
+        origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
 
     /// <summary>RGBA in the stored orientation to upright RGB (or luminance), one byte a channel.</summary>
     private static void Pack(ReadOnlySpan<byte> rgba, int width, int height, SKEncodedOrigin origin, int channels, Span<byte> into)
@@ -172,7 +176,7 @@ public static class ImageRecords
             return;
         }
 
-        var swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        var swap = Transposes(origin);
         var outWidth = swap ? height : width;
         var outHeight = swap ? width : height;
         for (var y = 0; y < outHeight; y++)
