@@ -271,3 +271,181 @@ public partial class NumberTextInlineTests
         }
     }
 }
+
+/// <summary>
+/// Lemire's conversion of a mantissa and exponent already read, and the word parser that reads them
+/// out of a field: the BCL is the oracle, bit for bit, and every normal float32 must be taken.
+/// </summary>
+public partial class DecimalToSingleTests
+{
+    [Fact]
+    public void AgreesWithTheBclOverEveryPowerAndMantissaLength()
+    {
+        var random = new Random(3119);
+        var taken = 0;
+        for (var trial = 0; trial < 400_000; trial++)
+        {
+            var digits = random.Next(1, 20);
+            var w = (ulong)random.NextInt64(1, long.MaxValue) % Pow10(digits);
+            if (random.Next(4) == 0)
+            {
+                w = Pow10(random.Next(0, 19)) * (ulong)random.Next(1, 10); // round numbers, exact powers
+            }
+
+            var q = random.Next(-72, 46);
+            var negative = random.Next(2) == 0;
+            AssertConverts(w, q, negative, ref taken);
+        }
+
+        Assert.True(taken > 240_000, $"only {taken} conversions were taken"); // the rest are zero, subnormal or infinite
+    }
+
+    [Fact]
+    public void ExactTiesGoToEven()
+    {
+        // Odd integers halfway between two floats (floats from 2^24 on are at least 2 apart): the cases a
+        // round-half-up conversion gets wrong; and the integers either side of each.
+        var random = new Random(24);
+        var taken = 0;
+        for (var trial = 0; trial < 100_000; trial++)
+        {
+            var f = BitConverter.Int32BitsToSingle(random.Next(BitConverter.SingleToInt32Bits(16777216f), BitConverter.SingleToInt32Bits(9.2e18f)));
+            var midpoint = ((ulong)f / 2) + ((ulong)MathF.BitIncrement(f) / 2);
+            foreach (var w in new[] { midpoint - 1, midpoint, midpoint + 1 })
+            {
+                var q = 0;
+                var scaled = w;
+                while (scaled % 10 == 0)
+                {
+                    scaled /= 10;
+                    q++;
+                }
+
+                AssertConverts(w, 0, negative: false, ref taken);
+                AssertConverts(scaled, q, negative: true, ref taken);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(0UL, 0)]
+    [InlineData(0UL, -80)]
+    [InlineData(1UL, -38)]
+    [InlineData(1UL, -45)]
+    [InlineData(11754943UL, -45)] // just under float's least normal
+    [InlineData(11754944UL, -45)]
+    [InlineData(34028235UL, 31)] // float.MaxValue
+    [InlineData(34028236UL, 31)] // rounds to float.MaxValue
+    [InlineData(34028237UL, 31)] // rounds past it: infinity, left to the full parser
+    [InlineData(9999999999999999999UL, 19)]
+    [InlineData(9999999999999999999UL, -64)]
+    [InlineData(16777217UL, 0)]
+    [InlineData(16777219UL, 0)]
+    public void EdgesAgreeWithTheBclOrAreLeftToTheFullParser(ulong w, int q)
+    {
+        var taken = 0;
+        AssertConverts(w, q, negative: false, ref taken);
+        AssertConverts(w, q, negative: true, ref taken);
+    }
+
+    [Theory]
+    [InlineData("delimited", 400_000)]
+    [InlineData("long", 400_000)]
+    [InlineData("wide", 150_000)]
+    [InlineData("vector", 150_000)]
+    public void EveryFieldPathReadsWhatItTakesAsTheBclDoes(string path, int leastTaken)
+    {
+        // Fields as pandas, numpy and Spark write them, hand-made forms ('+', '.5', '5.', 'E+07',
+        // leading zeros, 19 and 20 digits) and junk, in a CSV row and as JSON; wherever a path takes
+        // one, the BCL's value; the paths together (and the long path alone) must take every plain
+        // number of at most 19 significant digits whose value is a normal float (JSON's grammar, when strict).
+        var random = new Random(1729);
+        var taken = 0;
+        string[] pieces = ["0", "1", "5", "9", "-", "+", ".", "e", "E", " ", "00", "12345678", "/", ":"];
+        for (var trial = 0; trial < 300_000; trial++)
+        {
+            var scale = Math.Pow(10, random.Next(-44, 39));
+            var d = (random.NextDouble() - 0.5) * scale;
+            var field = random.Next(9) switch
+            {
+                0 => d.ToString("R", CultureInfo.InvariantCulture),
+                1 => ((float)d).ToString("R", CultureInfo.InvariantCulture).Replace("E", "e", StringComparison.Ordinal),
+                2 => d.ToString("E" + random.Next(0, 20).ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture),
+                3 => d.ToString("F" + random.Next(0, 25).ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture),
+                4 => (random.Next(3) == 0 ? "+" : "") + new string('0', random.Next(0, 12)) + Digits(random, random.Next(1, 20)).TrimStart('0').PadLeft(1, '7') + (random.Next(2) == 0 ? "." : "") + (random.Next(2) == 0 ? "e" + random.Next(-50, 50).ToString(CultureInfo.InvariantCulture) : ""),
+                5 => "." + random.Next(0, 1_000_000).ToString(CultureInfo.InvariantCulture) + "E+0" + random.Next(0, 9).ToString(CultureInfo.InvariantCulture),
+                6 => "-0.0" + new string('0', random.Next(0, 30)) + random.NextInt64().ToString(CultureInfo.InvariantCulture),
+                7 => Math.Round(d, 4).ToString("0.0###", CultureInfo.InvariantCulture),
+                _ => string.Concat(Enumerable.Range(0, random.Next(1, 10)).Select(_ => pieces[random.Next(pieces.Length)])),
+            };
+            var text = Encoding.ASCII.GetBytes(field + "," + new string('7', 64));
+            var end = field.Length;
+            var expectedOk = float.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out var expected);
+            var significant = field.TrimStart('+', '-').Split('e', 'E')[0].Replace(".", "").TrimStart('0').Length;
+            var mustTake = path is "delimited" or "long"
+                && expectedOk && float.IsNormal(expected) && Math.Abs(expected) > MinNormal && significant <= 19 && !field.Contains(' ');
+            foreach (var strict in new[] { false, true })
+            {
+                var isJson = JsonNumber().IsMatch(field);
+                float value;
+                var ok = path switch
+                {
+                    "delimited" => NumberText.TryParseSingleDelimited(text, 0, end, strict, out value),
+                    "long" => NumberText.TryParseSingleLongField(text, 0, end, strict, out value),
+                    "wide" => NumberText.TryParseSingleFieldWide(text, 0, end, strict, out value),
+                    _ => NumberText.TryParseSingleField(text, 0, end, strict, out value),
+                };
+                if (ok)
+                {
+                    taken++;
+                    Assert.True(expectedOk && (isJson || !strict), $"'{field}' (strict {strict}) was taken by the {path} path");
+                    Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(value), $"'{field}' (strict {strict}): BCL {expected:R}, {path} path {value:R}");
+                }
+                else
+                {
+                    Assert.False(mustTake && (isJson || !strict), $"'{field}' (strict {strict}) was refused by the {path} path");
+                }
+
+                var decomposed = NumberText.TryDecomposeField(text, 0, end, strict, out _, out _, out _);
+                Assert.False(decomposed && !(isJson || !strict), $"'{field}' decomposed as JSON");
+            }
+        }
+
+        Assert.True(taken > leastTaken, $"the {path} path took only {taken} fields");
+    }
+
+    private static void AssertConverts(ulong w, int q, bool negative, ref int taken)
+    {
+        var text = (negative ? "-" : "") + w.ToString(CultureInfo.InvariantCulture) + "e" + q.ToString(CultureInfo.InvariantCulture);
+        var expected = float.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+        if (DecimalToSingle.TryConvert(w, q, negative, out var value))
+        {
+            taken++;
+            Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(value), $"{text}: BCL {expected:R}, Lemire {value:R}");
+        }
+        else
+        {
+            // What rounds up to the least normal float starts out subnormal, and is left too.
+            Assert.False(float.IsNormal(expected) && Math.Abs(expected) > MinNormal, $"{text} ({expected:R}) was left to the full parser");
+        }
+    }
+
+    private static readonly float MinNormal = BitConverter.Int32BitsToSingle(0x00800000);
+
+    private static string Digits(Random random, int count) =>
+        string.Concat(Enumerable.Range(0, count).Select(_ => (char)('0' + random.Next(10))));
+
+    private static ulong Pow10(int n)
+    {
+        var p = 1UL;
+        for (var i = 0; i < n; i++)
+        {
+            p *= 10;
+        }
+
+        return p;
+    }
+
+    [GeneratedRegex(@"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$")]
+    private static partial Regex JsonNumber();
+}

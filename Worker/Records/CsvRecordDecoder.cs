@@ -277,8 +277,7 @@ public static class CsvRecordDecoder
 
             mask &= mask - 1;
             if (field == row.Length
-                || (!NumberText.TryParseSingleField(body, start, end, strictJson: false, out var value)
-                    && !NumberText.TryParseSingleLongField(body, start, end, strictJson: false, out value)))
+                || !NumberText.TryParseSingleDelimited(body, start, end, strictJson: false, out var value))
             {
                 return -1;
             }

@@ -161,8 +161,7 @@ public static class JsonRecordDecoder
         {
             if (!DelimiterBlocks.TryNext<JsonArrayDelimiters>(text, ref blockStart, ref mask, out var end)
                 || count == row.Length
-                || (!NumberText.TryParseSingleField(text, start, end, strictJson: true, out var value)
-                    && !NumberText.TryParseSingleLongField(text, start, end, strictJson: true, out value)))
+                || !NumberText.TryParseSingleDelimited(text, start, end, strictJson: true, out var value))
             {
                 return -1;
             }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -9,10 +10,12 @@ namespace Worker.Records;
 /// <summary>
 /// Decimal text → float32/float64, faster than the BCL and identical to it always. Clinger's fast
 /// path: when the decimal mantissa and the power of ten are both exact in the target type, one
-/// correctly rounded multiply or divide gives the correctly rounded result. Other plain numbers
-/// (pandas' 17 digits, numpy's exponents) go to csFastFloat (Lemire's algorithm, correctly rounded
-/// like the BCL) once the text is checked to be a plain number; only what is not one (whitespace,
-/// NaN, Infinity) reaches the BCL, so what is accepted is always exactly what the BCL accepts.
+/// correctly rounded multiply or divide gives the correctly rounded result. Other plain float32
+/// numbers of up to 19 significant digits (pandas' 17 digits, numpy's exponents) are converted from
+/// the mantissa and exponent already read by <see cref="DecimalToSingle"/> (Lemire's algorithm);
+/// longer ones, subnormals and float64 beyond Clinger go to csFastFloat once the text is checked to
+/// be a plain number; only what is not one (whitespace, NaN, Infinity) reaches the BCL, so what is
+/// accepted is always exactly what the BCL accepts.
 /// </summary>
 public static class NumberText
 {
@@ -25,11 +28,8 @@ public static class NumberText
 
     public static bool TryParseSingle(ReadOnlySpan<byte> text, out float value)
     {
-        if (TryDecompose(text, out var mantissa, out var exponent, out var negative) && mantissa <= (1UL << 24) && exponent is >= -10 and <= 10)
+        if (TryDecompose(text, out var mantissa, out var exponent, out var negative) && DecimalToSingle.TryConvert(mantissa, exponent, negative, out value))
         {
-            var f = (float)mantissa;
-            f = exponent < 0 ? f / SinglePowers[-exponent] : f * SinglePowers[exponent];
-            value = negative ? -f : f;
             return true;
         }
 
@@ -140,11 +140,20 @@ public static class NumberText
 
     /// <summary>
     /// A field <c>text[start..end)</c> that <see cref="TryParseSingleField"/> declined (more digits than
-    /// float32 holds exactly, an exponent, a '+', <c>.5</c>): a plain number goes to csFastFloat, so
-    /// the row stays on the one-pass path; false sends it to the general path as before.
+    /// float32 holds exactly, an exponent, a '+', <c>.5</c>): its digits are read as words and its
+    /// mantissa and exponent converted by <see cref="DecimalToSingle"/> (Lemire's algorithm) with no
+    /// second parse; what that declines (20+ digits, a subnormal, an overflow) goes to csFastFloat when
+    /// it is a plain number. The row stays on the one-pass path; false sends it to the general path.
     /// </summary>
     internal static bool TryParseSingleLongField(ReadOnlySpan<byte> text, int start, int end, bool strictJson, out float value)
     {
+        if (end <= text.Length - sizeof(ulong)
+            && TryDecomposeField(text, start, end, strictJson, out var mantissa, out var exponent, out var negative)
+            && DecimalToSingle.TryConvert(mantissa, exponent, negative, out value))
+        {
+            return true;
+        }
+
         var field = text[start..end];
         if (!strictJson)
         {
@@ -158,6 +167,212 @@ public static class NumberText
 
         value = 0;
         return false;
+    }
+
+    /// <summary>
+    /// The field <c>text[start..end)</c> as <c>[+-]?digits[.digits][(e|E)[+-]?digits]</c> (JSON's
+    /// grammar when <paramref name="strictJson"/>) with at most 19 significant digits and an exponent
+    /// of at most 4 digits → mantissa × 10^exponent, exact. Digits are read eight at a time as words;
+    /// <c>text[end]</c> is the delimiter that ended the field (never a digit, a point or an 'e'), and
+    /// the caller keeps 8 bytes past it in bounds. False for anything else: the caller's full parser
+    /// decides those.
+    /// </summary>
+    internal static bool TryDecomposeField(ReadOnlySpan<byte> text, int start, int end, bool strictJson, out ulong mantissa, out int exponent, out bool negative)
+    {
+        mantissa = 0;
+        exponent = 0;
+        var i = start;
+        negative = text[i] == (byte)'-';
+        if (negative || (!strictJson && text[i] == (byte)'+'))
+        {
+            i++;
+        }
+
+        var significant = 0;
+        var integerStart = i;
+        int digits;
+        do
+        {
+            var word = BinaryPrimitives.ReadUInt64LittleEndian(text[i..]);
+            digits = LeadingDigits(word);
+            Accumulate(ref mantissa, ref significant, word, digits);
+            i += digits;
+        }
+        while (digits == 8);
+
+        var integerDigits = i - integerStart;
+        if (strictJson && (integerDigits == 0 || (integerDigits > 1 && text[integerStart] == (byte)'0')))
+        {
+            return false;
+        }
+
+        var fractionDigits = 0;
+        if (text[i] == (byte)'.')
+        {
+            var fractionStart = ++i;
+            do
+            {
+                var word = BinaryPrimitives.ReadUInt64LittleEndian(text[i..]);
+                digits = LeadingDigits(word);
+                Accumulate(ref mantissa, ref significant, word, digits);
+                i += digits;
+            }
+            while (digits == 8);
+
+            fractionDigits = i - fractionStart;
+            if (strictJson && fractionDigits == 0)
+            {
+                return false;
+            }
+        }
+
+        if (integerDigits + fractionDigits == 0 || significant > 19)
+        {
+            return false;
+        }
+
+        exponent = -fractionDigits;
+        if (i < end && (text[i] | 0x20) == (byte)'e')
+        {
+            i++;
+            var exponentNegative = false;
+            if (i < end && text[i] is (byte)'-' or (byte)'+')
+            {
+                exponentNegative = text[i] == (byte)'-';
+                i++;
+            }
+
+            var exponentStart = i;
+            var written = 0;
+            for (; i < end && (uint)(text[i] - '0') <= 9 && i - exponentStart < 4; i++)
+            {
+                written = (written * 10) + (text[i] - '0');
+            }
+
+            if (i == exponentStart)
+            {
+                return false;
+            }
+
+            exponent += exponentNegative ? -written : written;
+        }
+
+        return i == end;
+    }
+
+    /// <summary>
+    /// The field <c>text[start..end)</c> as <c>[+-]?digits[.digits][(e|E)[+-]?d{1,4}]</c> of at most 32
+    /// bytes and 19 significant digits: every shape pandas, numpy and Spark write. One 32-byte load
+    /// gives the digit, point, exponent and nonzero-digit masks, so the shape is checked with bit
+    /// operations, not a loop per byte; the mantissa's digits are squeezed past the point and
+    /// converted in at most two 16-byte vectors (<see cref="SixteenDigits"/>), and the result comes
+    /// from <see cref="DecimalToSingle"/> (Lemire's algorithm). False for anything else (the caller's
+    /// other paths decide those). Reads 48 bytes from <paramref name="start"/>.
+    /// </summary>
+    internal static bool TryParseSingleFieldWide(ReadOnlySpan<byte> text, int start, int end, bool strictJson, out float value)
+    {
+        value = 0;
+        if (!Avx2.IsSupported || !Bmi2.IsSupported || start > text.Length - 48)
+        {
+            return false;
+        }
+
+        var lead = text[start];
+        var negative = lead == (byte)'-';
+        var first = start + (negative | (!strictJson & lead == (byte)'+') ? 1 : 0);
+        var length = end - first;
+        if ((uint)(length - 1) >= 32)
+        {
+            return false;
+        }
+
+        var bytes = Vector256.Create(text.Slice(first, 32));
+        var digits = bytes - Vector256.Create((byte)'0');
+        var digitMask = Vector256.LessThanOrEqual(digits, Vector256.Create((byte)9)).ExtractMostSignificantBits();
+        var nonZeroMask = Vector256.LessThanOrEqual(digits - Vector256<byte>.One, Vector256.Create((byte)8)).ExtractMostSignificantBits();
+        var exponentMask = Vector256.Equals(bytes | Vector256.Create((byte)0x20), Vector256.Create((byte)'e')).ExtractMostSignificantBits();
+        var inField = Bmi2.ZeroHighBits(uint.MaxValue, (uint)length);
+
+        // The mantissa ends at the first 'e' (or the field's end); in it, every byte is a digit but at most one point.
+        var exponentAt = exponentMask & inField;
+        var mantissaLength = exponentAt != 0 ? BitOperations.TrailingZeroCount(exponentAt) : length;
+        var inMantissa = Bmi2.ZeroHighBits(uint.MaxValue, (uint)mantissaLength);
+        var nonDigits = ~digitMask & inMantissa;
+        var hasPoint = nonDigits != 0;
+        var point = hasPoint ? BitOperations.TrailingZeroCount(nonDigits) : mantissaLength;
+        var digitCount = mantissaLength - (hasPoint ? 1 : 0);
+        var fractionDigits = mantissaLength - point - (hasPoint ? 1 : 0);
+
+        // Significant digits run from the first nonzero one to the mantissa's end, less the point if between.
+        var nonZero = nonZeroMask & inMantissa;
+        var firstNonZero = BitOperations.TrailingZeroCount(nonZero | (1u << 31));
+        var significant = nonZero == 0 ? 0 : mantissaLength - firstNonZero - (hasPoint & point > firstNonZero ? 1 : 0);
+
+        if ((nonDigits & (nonDigits - 1)) != 0
+            || (hasPoint && text[first + point] != (byte)'.')
+            || digitCount == 0
+            || significant > 19
+            || (strictJson && (point == 0 || (hasPoint && fractionDigits == 0) || (point > 1 && text[first] == (byte)'0'))))
+        {
+            return false;
+        }
+
+        // Up to 16 mantissa bytes in one vector; longer ones as the last 16 and what precedes them.
+        ulong mantissa;
+        if (mantissaLength <= 16)
+        {
+            mantissa = SixteenDigits(Vector128.Create(text.Slice(first, 16)) - Vector128.Create((byte)'0'), digitCount, point);
+        }
+        else
+        {
+            var headLength = mantissaLength - 16;
+            var tailPoint = point - headLength;
+            var tailHasPoint = hasPoint & tailPoint >= 0;
+            var tailDigits = tailHasPoint ? 15 : 16;
+            var headHasPoint = hasPoint & point < headLength;
+            var head = SixteenDigits(Vector128.Create(text.Slice(first, 16)) - Vector128.Create((byte)'0'), headLength - (headHasPoint ? 1 : 0), headHasPoint ? point : 16);
+            var tail = SixteenDigits(Vector128.Create(text.Slice(first + headLength, 16)) - Vector128.Create((byte)'0'), tailDigits, tailHasPoint ? tailPoint : 16);
+            mantissa = (head * TenPowers[tailDigits]) + tail; // wraps only where significant > 19, refused above
+        }
+
+        return FinishByLemire(text, first + mantissaLength, end, mantissa, -fractionDigits, negative, out value);
+    }
+
+    private static readonly ulong[] TenPowers = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000, 10_000_000_000, 100_000_000_000, 1_000_000_000_000, 10_000_000_000_000, 100_000_000_000_000, 1_000_000_000_000_000, 10_000_000_000_000_000];
+
+    /// <summary>
+    /// The value of the digits in <paramref name="digits"/> (bytes minus '0'): the first
+    /// <paramref name="digitCount"/> of them, skipping the byte at <paramref name="point"/> when it
+    /// lies among them (16 for none). One shuffle right-aligns the digits past the point, then
+    /// multiply-adds combine pairs, fours and eights. The caller has checked that those bytes are digits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong SixteenDigits(Vector128<byte> digits, int digitCount, int point)
+    {
+        // Output byte k takes digit j = k - (16 - digitCount), found at j, or j + 1 past the point;
+        // j < 0 has its high bit set, which the shuffle turns into a leading zero.
+        var digitIndex = Vector128.Create((sbyte)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) - Vector128.Create((sbyte)(16 - digitCount));
+        var source = digitIndex - Vector128.GreaterThan(digitIndex, Vector128.Create((sbyte)(point - 1)));
+        var aligned = Ssse3.Shuffle(digits, source.AsByte());
+        var pairs = Ssse3.MultiplyAddAdjacent(aligned, Vector128.Create((sbyte)10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
+        var fours = Sse2.MultiplyAddAdjacent(pairs, Vector128.Create((short)100, 1, 100, 1, 100, 1, 100, 1));
+        var fourShorts = Sse41.PackUnsignedSaturate(fours, fours).AsInt16();
+        var eights = Sse2.MultiplyAddAdjacent(fourShorts, Vector128.Create((short)10000, 1, 10000, 1, 10000, 1, 10000, 1));
+        return ((ulong)(uint)eights.GetElement(0) * 100_000_000) + (uint)eights.GetElement(1);
+    }
+
+    /// <summary>Appends a word's first <paramref name="digits"/> (0..8) digits; zeros before the first other digit are not significant.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate(ref ulong mantissa, ref int significant, ulong word, int digits)
+    {
+        if (digits == 0)
+        {
+            return;
+        }
+
+        var leadingZeros = mantissa == 0 ? Math.Min(BitOperations.TrailingZeroCount(word ^ 0x3030303030303030UL) >> 3, digits) : 0;
+        significant += digits - leadingZeros;
+        mantissa = (mantissa * SmallPowers[digits]) + EightDigits(word, digits);
     }
 
     /// <summary>
@@ -218,6 +433,19 @@ public static class NumberText
         position = i;
         return true;
     }
+
+    /// <summary>
+    /// A float32 field <c>text[start..end)</c> whose end the caller found (a delimiter's bit): each path
+    /// in turn, the cheapest for its shape first: short decimals and numpy's text in one 16-byte vector
+    /// (<see cref="TryParseSingleField"/>), pandas' 17 digits in 32 bytes (<see cref="TryParseSingleFieldWide"/>),
+    /// anything else plain by words or csFastFloat (<see cref="TryParseSingleLongField"/>). False: not
+    /// a plain number; the caller's general path decides (and reports) it. The caller keeps
+    /// <see cref="DelimiterBlocks.Margin"/> bytes from the field's block in bounds.
+    /// </summary>
+    internal static bool TryParseSingleDelimited(ReadOnlySpan<byte> text, int start, int end, bool strictJson, out float value) =>
+        TryParseSingleField(text, start, end, strictJson, out value)
+        || TryParseSingleFieldWide(text, start, end, strictJson, out value)
+        || TryParseSingleLongField(text, start, end, strictJson, out value);
 
     /// <summary>
     /// The field <c>text[start..end)</c>, whose end is already known (a delimiter found by the caller),
@@ -284,8 +512,11 @@ public static class NumberText
     /// <see cref="TryParseSingleField"/> with the field's 16 bytes in one vector: which bytes are
     /// digits and where the point is come from one compare each; the point is squeezed out and the
     /// digits right-aligned by one shuffle, then combined by multiply-adds (pairs, fours, eights).
-    /// Takes <c>[-]digits[.digits]</c> up to 16 bytes after the sign whose mantissa and scale are
-    /// exact in float32 (Clinger), the byte path's domain, so its value is the byte path's.
+    /// <c>[-]digits[.digits]</c> up to 16 bytes after the sign whose mantissa and scale are exact in
+    /// float32 is Clinger's one division (the byte path's domain, so its value is the byte path's);
+    /// more digits (numpy's 9) go to <see cref="FinishByLemire"/>, and a field with an exponent to
+    /// <see cref="TryParseSingleFieldVectorWithExponent"/>. Kept apart so the common short decimal
+    /// runs none of the exponent's instructions.
     /// </summary>
     internal static bool TryParseSingleFieldVector(ReadOnlySpan<byte> text, int start, int end, bool strictJson, out float value)
     {
@@ -308,6 +539,61 @@ public static class NumberText
             point = BitOperations.TrailingZeroCount(others);
             if ((others & (others - 1)) != 0 || text[first + point] != (byte)'.' || length == 1)
             {
+                return TryParseSingleFieldVectorWithExponent(text, start, end, strictJson, out value);
+            }
+
+            digitCount--;
+        }
+
+        var fractionDigits = point == 16 ? 0 : digitCount - point;
+        if (strictJson && (point == 0 || (point != 16 && fractionDigits == 0) || (text[first] == (byte)'0' && Math.Min(point, digitCount) > 1)))
+        {
+            return false; // JSON wants digits on both sides of a point and no leading zero
+        }
+
+        // Up to 7 digits are exact in float32 and so is their scale (at most 10^7): Clinger. More (numpy
+        // writes 8 or 9) go to Lemire, whatever their value, so that the choice follows the field's
+        // shape, which repeats from row to row, and not its value, which is random.
+        var mantissa = SixteenDigits(digits, digitCount, point);
+        if (digitCount > 7)
+        {
+            return FinishByLemire(text, end, end, mantissa, -fractionDigits, negativeBit != 0, out value);
+        }
+
+        value = WithSign((float)(int)mantissa / SinglePowers[fractionDigits], negativeBit != 0);
+        return true;
+    }
+
+    /// <summary>
+    /// <see cref="TryParseSingleFieldVector"/> for a field with other bytes than digits and a point:
+    /// <c>[-]digits[.digits](e|E)[+-]?d{1,4}</c> up to 16 bytes after the sign (numpy's
+    /// <c>-4.713632e-05</c>), by <see cref="FinishByLemire"/>; false for anything else. (Tried: one
+    /// branch-free path for every field with the exponent's word always read, numpy text 20% slower.)
+    /// </summary>
+    private static bool TryParseSingleFieldVectorWithExponent(ReadOnlySpan<byte> text, int start, int end, bool strictJson, out float value)
+    {
+        value = 0;
+        var negativeBit = text[start] == (byte)'-' ? 1 : 0;
+        var first = start + negativeBit;
+        var length = end - first;
+        var bytes = Vector128.Create(text.Slice(first, 16));
+        var digits = bytes - Vector128.Create((byte)'0');
+        var isDigit = Vector128.Equals(Vector128.Min(digits, Vector128.Create((byte)9)), digits).ExtractMostSignificantBits();
+        var exponentAt = Vector128.Equals(bytes | Vector128.Create((byte)0x20), Vector128.Create((byte)'e')).ExtractMostSignificantBits() & ((1u << length) - 1);
+        if (exponentAt == 0)
+        {
+            return false;
+        }
+
+        var mantissaLength = BitOperations.TrailingZeroCount(exponentAt);
+        var others = ~isDigit & ((1u << mantissaLength) - 1);
+        var digitCount = mantissaLength;
+        var point = 16;
+        if (others != 0)
+        {
+            point = BitOperations.TrailingZeroCount(others);
+            if ((others & (others - 1)) != 0 || text[first + point] != (byte)'.')
+            {
                 return false;
             }
 
@@ -315,33 +601,52 @@ public static class NumberText
         }
 
         var fractionDigits = point == 16 ? 0 : digitCount - point;
-        if (fractionDigits > 10)
+        if (digitCount == 0
+            || (strictJson && (point == 0 || (point != 16 && fractionDigits == 0) || (text[first] == (byte)'0' && Math.Min(point, digitCount) > 1))))
         {
-            return false;
+            return false; // no digits; or JSON, which wants digits on both sides of a point and no leading zero
         }
 
-        if (strictJson && (point == 0 || (point != 16 && fractionDigits == 0) || (text[first] == (byte)'0' && Math.Min(point, digitCount) > 1)))
+        return FinishByLemire(text, first + mantissaLength, end, SixteenDigits(digits, digitCount, point), -fractionDigits, negativeBit != 0, out value);
+    }
+
+    /// <summary>
+    /// A field's mantissa (exact, at most 19 digits) read, and <c>text[position..end)</c> either empty
+    /// or its exponent, <c>(e|E)[+-]?d{1,4}</c>: the value by <see cref="DecimalToSingle"/>; false
+    /// when the exponent is not one or the value is subnormal or infinite.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool FinishByLemire(ReadOnlySpan<byte> text, int position, int end, ulong mantissa, int exponent, bool negative, out float value)
+    {
+        value = 0;
+        if (position != end)
         {
-            return false; // JSON wants digits on both sides of a point and no leading zero
+            // The caller found an 'e' or 'E' at position.
+            var i = position + 1;
+            var exponentNegative = i < end && text[i] == (byte)'-';
+            i += i < end && (exponentNegative || text[i] == (byte)'+') ? 1 : 0;
+            var digits = end - i;
+            if ((uint)(digits - 1) >= 4)
+            {
+                return false;
+            }
+
+            var written = 0;
+            for (; i < end; i++)
+            {
+                var digit = (uint)(text[i] - '0');
+                if (digit > 9)
+                {
+                    return false;
+                }
+
+                written = (written * 10) + (int)digit;
+            }
+
+            exponent += exponentNegative ? -written : written;
         }
 
-        // Output byte k takes digit j = k - (16 - digitCount), found at j, or j + 1 past the point;
-        // j < 0 has its high bit set, which the shuffle turns into a leading zero.
-        var digitIndex = Vector128.Create((sbyte)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) - Vector128.Create((sbyte)(16 - digitCount));
-        var source = digitIndex - Vector128.GreaterThan(digitIndex, Vector128.Create((sbyte)(point - 1)));
-        var aligned = Ssse3.Shuffle(digits, source.AsByte());
-        var pairs = Ssse3.MultiplyAddAdjacent(aligned, Vector128.Create((sbyte)10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
-        var fours = Sse2.MultiplyAddAdjacent(pairs, Vector128.Create((short)100, 1, 100, 1, 100, 1, 100, 1));
-        var fourShorts = Sse41.PackUnsignedSaturate(fours, fours).AsInt16();
-        var eights = Sse2.MultiplyAddAdjacent(fourShorts, Vector128.Create((short)10000, 1, 10000, 1, 10000, 1, 10000, 1));
-        var mantissa = ((ulong)(uint)eights.GetElement(0) * 100_000_000) + (uint)eights.GetElement(1);
-        if (mantissa > (1UL << 24))
-        {
-            return false;
-        }
-
-        value = WithSign((float)(int)mantissa / SinglePowers[fractionDigits], negativeBit != 0);
-        return true;
+        return DecimalToSingle.TryConvertLemire(mantissa, exponent, negative, out value);
     }
 
     /// <summary>
@@ -355,6 +660,7 @@ public static class NumberText
     private static readonly ulong[] SmallPowers = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
 
     /// <summary>How many of the word's bytes, first byte first, are ASCII digits before the first that is not.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int LeadingDigits(ulong word)
     {
         // Per byte: high bit set unless the byte is '0'..'9'. No carry crosses bytes: (b & 0x7F) + 0x76 <= 0xF5.
@@ -363,7 +669,8 @@ public static class NumberText
         return BitOperations.TrailingZeroCount(notDigit) >> 3; // 64 >> 3 = 8 when all are digits
     }
 
-    /// <summary>The value of the word's first <paramref name="digits"/> bytes (1..7 ASCII digits).</summary>
+    /// <summary>The value of the word's first <paramref name="digits"/> bytes (1..8 ASCII digits; at 8 both shifts are by 0 and the word is kept whole).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint EightDigits(ulong word, int digits)
     {
         // Keep the digits, move them to the top, fill the bottom with '0': eight digits, zero-padded.
