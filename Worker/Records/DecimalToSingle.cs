@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Worker.Records;
 
@@ -73,14 +74,16 @@ internal static class DecimalToSingle
         var leadingZeros = BitOperations.LeadingZeroCount(w);
         w <<= leadingZeros;
         var index = 2 * (q - SmallestPowerOfTen);
-        var high = Math.BigMul(w, PowersOfFive[index], out var low);
+        var power = PowersOfFive[index];
+        var high = MultiplyHigh(w, power);
+        var low = w * power;
 
         // The float needs 26 bits of the product; when the bits below them are all ones, a carry from
         // the power's low word could still reach them, so that word's product is added.
         const ulong precisionMask = ulong.MaxValue >> (MantissaExplicitBits + 3);
         if ((high & precisionMask) == precisionMask)
         {
-            var secondHigh = Math.BigMul(w, PowersOfFive[index + 1], out _);
+            var secondHigh = MultiplyHigh(w, PowersOfFive[index + 1]);
             low += secondHigh;
             if (secondHigh > low)
             {
@@ -121,6 +124,15 @@ internal static class DecimalToSingle
         value = BitConverter.UInt32BitsToSingle(bits);
         return true;
     }
+
+    /// <summary>
+    /// The high word of a 64×64-bit product; mulx's register form where BMI2 is there (the low word
+    /// is a plain multiply), since <see cref="Math.BigMul(ulong, ulong, out ulong)"/> passes its low
+    /// word through memory, on the conversion's critical path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong MultiplyHigh(ulong left, ulong right) =>
+        Bmi2.X64.IsSupported ? Bmi2.X64.MultiplyNoFlags(left, right) : Math.BigMul(left, right, out _);
 
     /// <summary>floor(log2(10^q)) + 63, for |q| ≤ 350 (152170 + 65536 = 2^16 × log2(10), rounded).</summary>
     private static int PowerOfTwo(int q) => (((152170 + 65536) * q) >> 16) + 63;
