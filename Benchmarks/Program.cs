@@ -36,6 +36,12 @@ if (args.Length == 2 && args[0] == "image-diff")
     return Benchmarks.Records.ImageDiff.Run(args[1]);
 }
 
+// `bare-loop --model FILE [--seconds S]`: a loop of one-row bare ORT Runs, the one-row clients' baseline (one-row-clients.sh).
+if (args.Length > 0 && args[0] == "bare-loop")
+{
+    return Benchmarks.EndToEnd.BareLoop.Run(args);
+}
+
 // `report RESULTS-DIR BENCHMARKS.md` rewrites the generated tables from one run of run-all.sh.
 if (args.Length == 3 && args[0] == "report")
 {

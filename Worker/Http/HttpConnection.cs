@@ -670,35 +670,11 @@ internal sealed class HttpConnection
         }
 
         var elapsed = Stopwatch.GetElapsedTime(_requestStarted).TotalMilliseconds;
-        if (_head.HasSageMakerHeaders)
-        {
-            // SageMaker's per-request headers go on the request's own line (CloudWatch), never into the answer.
-            log.Write(
-                level,
-                "request",
-                ("method", _head.MethodName),
-                ("path", _head.PathName),
-                ("status", status),
-                ("bytes_in", bytesIn),
-                ("bytes_out", _response.Body.Length),
-                ("ms", elapsed),
-                ("error", _response.ErrorMessage),
-                ("inference_id", _head.InferenceId),
-                ("custom_attributes", _head.CustomAttributes),
-                ("target_model", _head.TargetModel),
-                ("target_variant", _head.TargetVariant));
-            return;
-        }
 
-        log.Write(
-            level,
-            "request",
-            ("method", _head.MethodName),
-            ("path", _head.PathName),
-            ("status", status),
-            ("bytes_in", bytesIn),
-            ("bytes_out", _response.Body.Length),
-            ("ms", elapsed),
-            ("error", _response.ErrorMessage));
+        // SageMaker's per-request headers go on the request's own line (CloudWatch), never into the answer.
+        var sageMaker = _head.HasSageMakerHeaders
+            ? new JsonLog.SageMakerFields(_head.InferenceId, _head.CustomAttributes, _head.TargetModel, _head.TargetVariant)
+            : null;
+        log.WriteRequest(level, new JsonLog.RequestLine(_head.MethodName, _head.PathName, status, bytesIn, _response.Body.Length, elapsed, _response.ErrorMessage, sageMaker));
     }
 }
