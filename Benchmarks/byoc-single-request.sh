@@ -44,3 +44,4 @@ bytes=$(stat -c %s "$body")
 echo "body: $style, $(wc -l <"$body") rows, $bytes bytes"
 echo "BYOC stack: $byoc_ms ms (median of $rounds), worker: $worker_ms ms"
 awk -v b="$byoc_ms" -v w="$worker_ms" 'BEGIN { printf "worker / BYOC: %.1fx faster\n", b / w }'
+if [ -n "${RESULTS_DIR:-}" ]; then echo "$style $bytes $byoc_ms $worker_ms" >>"$RESULTS_DIR/byoc-single.txt"; fi

@@ -65,6 +65,12 @@ for round in $(seq 1 "$rounds"); do
   ping+=("$rps"); echo "| $round | worker, GET /ping, same connections (wrk) | $rps | $errors |"
 done
 
+if [ -n "${RESULTS_DIR:-}" ]; then
+  { for r in "${batched[@]}"; do echo "worker $r"; done
+    for r in "${bare[@]}"; do echo "bare $r"; done
+    for r in "${ping[@]}"; do echo "ping $r"; done; } >"$RESULTS_DIR/one-row.txt"
+fi
+
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 b=$(printf '%s\n' "${batched[@]}" | median)
 l=$(printf '%s\n' "${bare[@]}" | median)

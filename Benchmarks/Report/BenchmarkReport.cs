@@ -34,6 +34,10 @@ public static partial class BenchmarkReport
             ["soak"] = Soak(Path.Combine(resultsDirectory, "soak.txt"), summary),
             ["transform"] = Transform(Path.Combine(resultsDirectory, "transform.txt"), summary),
             ["byoc"] = Byoc(Path.Combine(resultsDirectory, "byoc.txt"), summary),
+            ["number-text"] = NumberText(bdn, summary),
+            ["byoc-single"] = ByocSingle(Path.Combine(resultsDirectory, "byoc-single.txt"), summary),
+            ["first-request"] = FirstRequest(Path.Combine(resultsDirectory, "first-request.txt"), summary),
+            ["one-row"] = OneRow(Path.Combine(resultsDirectory, "one-row.txt"), summary),
         };
         blocks["summary"] = "| figure | measured | goal | |\n| --- | ---: | ---: | --- |\n" + string.Join("\n", summary);
 
@@ -101,7 +105,7 @@ public static partial class BenchmarkReport
         {
             [nameof(SplitterBenchmarks.TfRecordSplitWithCrc)] = ("TFRecord split + both CRCs", 8000),
             [nameof(SplitterBenchmarks.RecordIOSplit)] = ("RecordIO split", 8000),
-            [nameof(SplitterBenchmarks.CsvToFloats)] = ("CSV → float32 rows", 600),
+            [nameof(SplitterBenchmarks.CsvToFloats)] = ("CSV → float32 rows (this project's four-decimal payload)", 600),
             [nameof(SplitterBenchmarks.JsonLinesToFloats)] = ("JSON Lines → float32 rows", 300),
         };
         var mostPerRecord = 0.0;
@@ -319,6 +323,122 @@ public static partial class BenchmarkReport
             + $"**worker ÷ BYOC = {rows:F1}× rows/s at {rss:F2}× the peak memory** (goal ≥ 20×).";
     }
 
+    /// <summary>Issue 15's number text: CSV and JSON Lines → float32 in pandas', numpy's and short styles, Sep on the same CSV bytes.</summary>
+    private static string? NumberText(List<BdnResult> bdn, List<string> summary)
+    {
+        var rows = bdn.Where(r => r.Type == nameof(NumberTextBenchmarks)).ToList();
+        if (rows.Count == 0)
+        {
+            return null;
+        }
+
+        var goals = new Dictionary<NumberStyle, double> { [NumberStyle.PandasFloat64] = 600, [NumberStyle.NumpyFloat32] = 700 };
+        var names = new Dictionary<NumberStyle, string>
+        {
+            [NumberStyle.PandasFloat64] = "pandas float64 (17 digits)",
+            [NumberStyle.NumpyFloat32] = "numpy float32 (9 digits, exponents)",
+            [NumberStyle.ShortDecimals] = "four decimals",
+        };
+        var table = new StringBuilder("| style | worker CSV | Sep CSV (anchor) | worker ÷ Sep | worker JSON Lines |\n| --- | ---: | ---: | ---: | ---: |\n");
+        var leastOverSep = double.MaxValue;
+        foreach (var style in Enum.GetValues<NumberStyle>())
+        {
+            BdnResult? Find(string method) => rows.Find(r => r.Method == method && r.Parameters == $"Style={style}");
+            var worker = Find(nameof(NumberTextBenchmarks.WorkerCsv));
+            var sep = Find(nameof(NumberTextBenchmarks.SepCsv));
+            var json = Find(nameof(NumberTextBenchmarks.WorkerJsonLines));
+            if (worker is null || sep is null || json is null)
+            {
+                continue;
+            }
+
+            double Rate(BdnResult row, bool isJson) => NumberTextBenchmarks.Text(style, isJson).Length / (row.MedianNs / 1e9) / 1e6;
+            var csvRate = Rate(worker, false);
+            leastOverSep = Math.Min(leastOverSep, sep.MedianNs / worker.MedianNs);
+            table.Append(Invariant, $"| {names[style]} | {Time(worker.MedianNs)}, {csvRate:N0} MB/s | {Time(sep.MedianNs)}, {Rate(sep, false):N0} MB/s | {sep.MedianNs / worker.MedianNs:F2}× | {Time(json.MedianNs)}, {Rate(json, true):N0} MB/s |\n");
+            if (goals.TryGetValue(style, out var goal))
+            {
+                summary.Add($"| CSV → float32, {names[style]} text as the tool writes it | {csvRate:N0} MB/s | ≥ {goal:N0} MB/s | {Mark(csvRate >= goal)} |");
+            }
+        }
+
+        if (leastOverSep < double.MaxValue)
+        {
+            summary.Add($"| CSV → float32, worker ÷ Sep 0.17.1 on the same bytes (lowest of the three styles) | {leastOverSep:F2}× | ≥ 1× | {Mark(leastOverSep >= 1)} |");
+        }
+
+        return table.ToString();
+    }
+
+    /// <summary>byoc-single-request.sh per style: lines "STYLE BODY-BYTES BYOC-MS WORKER-MS".</summary>
+    private static string? ByocSingle(string file, List<string> summary)
+    {
+        if (!File.Exists(file))
+        {
+            return null;
+        }
+
+        var table = new StringBuilder("| body (60,000 rows × 4 columns) | bytes | BYOC stack | worker | worker ÷ BYOC |\n| --- | ---: | ---: | ---: | ---: |\n");
+        foreach (var line in File.ReadAllLines(file).Select(l => l.Split(' ')).Where(l => l.Length == 4))
+        {
+            var byoc = double.Parse(line[2], Invariant);
+            var worker = double.Parse(line[3], Invariant);
+            table.Append(Invariant, $"| {line[0]} | {long.Parse(line[1], Invariant):N0} | {byoc:F1} ms | {worker:F1} ms | {byoc / worker:F1}× |\n");
+            if (line[0] == "pandas")
+            {
+                summary.Add($"| end to end, warm, the 4.5 MB pandas body to the linear model: worker ÷ BYOC stack | {byoc / worker:F1}× | ≥ 10× | {Mark(byoc / worker >= 10)} |");
+            }
+        }
+
+        return table.ToString();
+    }
+
+    /// <summary>first-request.sh (as shipped): FirstRequests' closing line.</summary>
+    private static string? FirstRequest(string file, List<string> summary)
+    {
+        if (!File.Exists(file))
+        {
+            return null;
+        }
+
+        var match = FirstRequestLine().Match(File.ReadAllText(file));
+        if (!match.Success)
+        {
+            return null;
+        }
+
+        var ratio = double.Parse(match.Groups[4].Value, Invariant);
+        summary.Add($"| a fresh endpoint's first request ÷ its fiftieth (4.5 MB pandas body) | {ratio:F2} | ≤ 1.5 | {Mark(ratio <= 1.5)} |");
+        return "| processes | requests 1–5 | request 50 | 1st ÷ 50th |\n| ---: | ---: | ---: | ---: |\n"
+            + $"| {match.Groups[1].Value} | {match.Groups[2].Value} ms | {match.Groups[3].Value} ms | {ratio:F2} |";
+    }
+
+    /// <summary>one-row-clients.sh: lines "worker|bare|ping RATE" in round order.</summary>
+    private static string? OneRow(string file, List<string> summary)
+    {
+        if (!File.Exists(file))
+        {
+            return null;
+        }
+
+        var lines = File.ReadAllLines(file).Select(l => l.Split(' ')).Where(l => l.Length == 2).ToList();
+        double Of(string what) => Median(lines.Where(l => l[0] == what).Select(l => double.Parse(l[1], Invariant)));
+        if (!lines.Any(l => l[0] == "worker") || !lines.Any(l => l[0] == "bare"))
+        {
+            return null;
+        }
+
+        var worker = Of("worker");
+        var bare = Of("bare");
+        var ping = lines.Any(l => l[0] == "ping") ? Of("ping") : double.NaN;
+        summary.Add($"| 64 one-row MLP clients (wrk) ÷ a loop of batch-1 bare `Run`s | {worker / bare:F2} | ≥ 2 | {Mark(worker / bare >= 2)} |");
+        return "| what | rows/s (requests/s), median of the rounds |\n| --- | ---: |\n"
+            + $"| worker, 64 one-row clients (wrk, keep-alive) | {worker:N0} |\n"
+            + $"| bare ORT, a loop of one-row `Run`s | {bare:N0} |\n"
+            + $"| worker, `GET /ping`, same connections (the server's small-request rate) | {ping:N0} |\n\n"
+            + $"**worker ÷ bare batch-1 loop = {worker / bare:F2}** (goal ≥ 2); `/ping` ÷ bare loop = {ping / bare:F2}.";
+    }
+
     private static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
@@ -340,6 +460,9 @@ public static partial class BenchmarkReport
         < 1024 * 1024 => (bytes / 1024).ToString("N1", Invariant) + " KB",
         _ => (bytes / 1024 / 1024).ToString("N1", Invariant) + " MB",
     };
+
+    [GeneratedRegex(@"medians over (\d+) processes: requests 1-5 ([\d. /]+) ms, request \d+ ([\d.]+) ms; first / fiftieth = ([\d.]+)")]
+    private static partial Regex FirstRequestLine();
 
     [GeneratedRegex(@"^(\d+) requests: RSS ([\d.]+) MiB", RegexOptions.Multiline)]
     private static partial Regex SoakLine();

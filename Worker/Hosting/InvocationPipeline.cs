@@ -12,10 +12,11 @@ namespace Worker.Hosting;
 /// </summary>
 public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings settings) : IStreamingInvocationHandler
 {
-    // A streamed body is decoded in pieces of about this many bytes of whole records; two pieces run
-    // while the next is decoded, and each piece's rows are freed once its answers are written.
-    private const int StreamedPieceBytes = 4 * 1024 * 1024;
-    private const int StreamedPiecesInFlight = 2;
+    // A streamed body is decoded in pieces of about this many bytes of whole records; while the next
+    // piece is decoded, earlier ones run and their answers are formatted on other threads, so decoding,
+    // inference and answer text share the cores; each piece's rows are freed once its answers are out.
+    private const int StreamedPieceBytes = 1024 * 1024;
+    private const int StreamedPiecesInFlight = 4;
 
     private readonly AnswerWriter _answers = new(engine.Signature);
     private readonly ProtoRecordDecoder _framed = new(engine.Signature);
@@ -140,7 +141,7 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
         };
         var splitter = new Jobs.Transform.InputSplitter(split, csvQuotes: format == RecordFormat.Csv);
         var joined = new ArrayBufferWriter<byte>();
-        var pending = new Queue<(RowSet Rows, InferenceEngine.Slice[] Slices)>();
+        var pending = new Queue<Task<PooledBufferWriter>>();
         long records = 0;
         long offset = 0;
         var written = 0;
@@ -202,8 +203,19 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
                 records += rows.RowCount;
                 offset += piece.Length;
                 body.AdvanceTo(piece.End, piece.End);
-                pending.Enqueue((rows, await Engine.SubmitAsync(rows, cancellationToken).ConfigureAwait(false)));
-                while (pending.Count > StreamedPiecesInFlight || (pending.Count > 0 && pending.Peek().Slices.All(s => s.Completion.IsCompleted)))
+                InferenceEngine.Slice[] slices;
+                try
+                {
+                    slices = await Engine.SubmitAsync(rows, cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    rows.Dispose();
+                    throw;
+                }
+
+                pending.Enqueue(Task.Run(() => FormatPieceAsync(rows, slices, answer), CancellationToken.None));
+                while (pending.Count > StreamedPiecesInFlight || (pending.Count > 0 && pending.Peek().IsCompleted))
                 {
                     written = await WritePieceAsync(pending.Dequeue(), answer, response, written).ConfigureAwait(false);
                 }
@@ -226,11 +238,16 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
         }
         finally
         {
+            // Pieces not written (a failure or a bad record on the way): each frees its rows once its
+            // slices have settled; only the answers' buffers are left to return.
             while (pending.Count > 0)
             {
-                var (rows, slices) = pending.Dequeue();
-                await InferenceEngine.WhenAllSettled(slices.Select(slice => slice.Completion).ToArray()).ConfigureAwait(false);
-                rows.Dispose();
+                var formatting = pending.Dequeue();
+                await ((Task)formatting).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                if (formatting.IsCompletedSuccessfully)
+                {
+                    formatting.Result.Dispose();
+                }
             }
         }
 
@@ -272,29 +289,47 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
         return reader.Position;
     }
 
-    /// <summary>Waits for a piece's slices, writes its answers after those before it, frees its rows; returns the pieces written.</summary>
-    private async Task<int> WritePieceAsync((RowSet Rows, InferenceEngine.Slice[] Slices) piece, AnswerFormat answer, HttpResponse response, int written)
+    /// <summary>
+    /// Waits for a piece's slices, formats its answers into a buffer of their own and frees its rows:
+    /// run beside the decoding of the pieces after it.
+    /// </summary>
+    private async Task<PooledBufferWriter> FormatPieceAsync(RowSet rows, InferenceEngine.Slice[] slices, AnswerFormat answer)
     {
-        using var rows = piece.Rows;
-        foreach (var slice in piece.Slices)
+        using (rows)
         {
             try
             {
-                await slice.Completion.ConfigureAwait(false);
+                foreach (var slice in slices)
+                {
+                    await slice.Completion.ConfigureAwait(false);
+                }
             }
             catch (InferenceException)
             {
-                await InferenceEngine.WhenAllSettled(piece.Slices.Select(s => s.Completion).ToArray()).ConfigureAwait(false);
+                await InferenceEngine.WhenAllSettled(slices.Select(s => s.Completion).ToArray()).ConfigureAwait(false);
                 throw;
             }
-        }
 
+            var text = new PooledBufferWriter(64 * 1024);
+            _answers.WriteRows(answer, rows, 0, rows.RowCount, text);
+            return text;
+        }
+    }
+
+    /// <summary>Writes a piece's formatted answers after those before it; returns the pieces written.</summary>
+    private static async Task<int> WritePieceAsync(Task<PooledBufferWriter> formatting, AnswerFormat answer, HttpResponse response, int written)
+    {
+        using var text = await formatting.ConfigureAwait(false);
         if (written > 0 && answer == AnswerFormat.Json)
         {
             response.Body.Write(","u8); // the answers of each piece continue one JSON array
         }
 
-        _answers.WriteRows(answer, rows, 0, rows.RowCount, response.Body);
+        foreach (var segment in text.AsSequence())
+        {
+            response.Body.Write(segment.Span);
+        }
+
         return written + 1;
     }
 

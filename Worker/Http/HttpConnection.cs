@@ -42,10 +42,10 @@ internal sealed class HttpConnection
 
     // Bodies at least this large go to a handler that decodes them as they arrive, when it can
     // (real-time and async inference take up to 1 GiB): only the decoded rows and the answers are held.
-    private const int StreamedBodyThreshold = 8 * 1024 * 1024;
+    private const int StreamedBodyThreshold = 1024 * 1024;
 
     // A chunked body streamed to its handler goes through this pipe, dechunked: the connection's loop
-    // writes what arrives, waiting once this much is unread (the handler holds pieces of 4 MiB, and at
+    // writes what arrives, waiting once this much is unread (the handler holds pieces of 1 MiB, and at
     // most RequestBodyReader.MaxHeldBytes while it looks for a record's end).
     private static readonly PipeOptions StreamedChunkedPipe = new(pauseWriterThreshold: 96L * 1024 * 1024, resumeWriterThreshold: 48L * 1024 * 1024, useSynchronizationContext: false);
 
