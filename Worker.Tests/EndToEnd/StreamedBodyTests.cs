@@ -133,6 +133,29 @@ public class StreamedBodyTests
     }
 
     [Fact]
+    public async Task AFailedRunDeepInAStreamedBodyIsA500AndTheWorkerServesOn()
+    {
+        // The gather model looks each record up in a 4-row table: index 7 fails its Run. The body is
+        // decoded in pieces whose answers are formatted on other threads; the failing piece's 500 must
+        // come back once, after the pieces before it, and leave the connection and the worker in step.
+        var records = Enumerable.Range(0, 900_000).Select(i => (i % 4).ToString(CultureInfo.InvariantCulture)).ToArray();
+        records[812_345] = "7";
+        var body = Encoding.ASCII.GetBytes(string.Join('\n', records) + "\n");
+        Assert.True(body.Length > 1024 * 1024);
+
+        await using var streaming = ModelServers.Start("gather", new WorkerSettings());
+        await using var client = await RawHttpClient.ConnectAsync(streaming.Port);
+        var response = await PostInPiecesAsync(client, "text/csv", body);
+        Assert.Equal(500, response.Status);
+        using var json = JsonDocument.Parse(response.Body);
+        Assert.StartsWith("inference failed:", json.RootElement.GetProperty("error").GetString());
+
+        var next = await PostInPiecesAsync(client, "text/csv", "0\n2\n"u8.ToArray());
+        Assert.Equal(200, next.Status);
+        Assert.Equal("10\n30\n", next.BodyText);
+    }
+
+    [Fact]
     public async Task ATruncatedFrameAtTheEndOfAStreamedBodyIsA400()
     {
         var rows = Enumerable.Range(0, 150_000).Select(i => new float[] { i, 1, 2, 3 }).ToArray();
