@@ -414,6 +414,39 @@ public partial class DecimalToSingleTests
         Assert.True(taken > leastTaken, $"the {path} path took only {taken} fields");
     }
 
+    [Fact]
+    public void BothMantissaConversionsOfTheWidePathReadTheDigitsPastThePoint()
+    {
+        // Mantissas of 1 to 32 bytes (a point anywhere or none, leading zeros, at most 19 significant
+        // digits): the 32-byte permutation (where the CPU has VBMI) and the two 16-byte vectors (every
+        // other x86 machine) must both give the digits' value; the field tests above reach only the one
+        // this machine takes.
+        var random = new Random(3232);
+        for (var trial = 0; trial < 100_000; trial++)
+        {
+            var zeros = random.Next(0, 14);
+            var significant = Digits(random, random.Next(1, 20)).TrimStart('0').PadLeft(1, '5');
+            var digitText = (new string('0', zeros) + significant)[..Math.Min(32, zeros + significant.Length)];
+            if (digitText.Length == 32 && random.Next(2) == 0)
+            {
+                digitText = digitText[1..];
+            }
+
+            var withPoint = digitText.Length < 32 && random.Next(4) != 0;
+            var point = withPoint ? random.Next(0, digitText.Length + 1) : digitText.Length;
+            var mantissaText = withPoint ? digitText[..point] + "." + digitText[point..] : digitText;
+            var bytes = Encoding.ASCII.GetBytes(mantissaText + new string(',', 48));
+            var expected = ulong.Parse(digitText, CultureInfo.InvariantCulture);
+            var digitCount = digitText.Length;
+            Assert.True(expected == NumberText.MantissaBySixteens(bytes, 0, mantissaText.Length, digitCount, withPoint, point), $"'{mantissaText}' by sixteens");
+            if (System.Runtime.Intrinsics.X86.Avx512Vbmi.VL.IsSupported)
+            {
+                var digits = System.Runtime.Intrinsics.Vector256.Create(bytes.AsSpan(0, 32)) - System.Runtime.Intrinsics.Vector256.Create((byte)'0');
+                Assert.True(expected == NumberText.ThirtyTwoDigits(digits, digitCount, point), $"'{mantissaText}' by thirty-two");
+            }
+        }
+    }
+
     private static void AssertConverts(ulong w, int q, bool negative, ref int taken)
     {
         var text = (negative ? "-" : "") + w.ToString(CultureInfo.InvariantCulture) + "e" + q.ToString(CultureInfo.InvariantCulture);

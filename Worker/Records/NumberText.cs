@@ -265,7 +265,8 @@ public static class NumberText
     /// bytes and 19 significant digits: every shape pandas, numpy and Spark write. One 32-byte load
     /// gives the digit, point, exponent and nonzero-digit masks, so the shape is checked with bit
     /// operations, not a loop per byte; the mantissa's digits are squeezed past the point and
-    /// converted in at most two 16-byte vectors (<see cref="SixteenDigits"/>), and the result comes
+    /// converted in one 32-byte vector (<see cref="ThirtyTwoDigits"/>, AVX-512 VBMI) or two 16-byte
+    /// ones (<see cref="MantissaBySixteens"/>), and the result comes
     /// from <see cref="DecimalToSingle"/> (Lemire's algorithm). False for anything else (the caller's
     /// other paths decide those). Reads 48 bytes from <paramref name="start"/>.
     /// </summary>
@@ -317,28 +318,57 @@ public static class NumberText
             return false;
         }
 
-        // Up to 16 mantissa bytes in one vector; longer ones as the last 16 and what precedes them.
-        ulong mantissa;
-        if (mantissaLength <= 16)
-        {
-            mantissa = SixteenDigits(Vector128.Create(text.Slice(first, 16)) - Vector128.Create((byte)'0'), digitCount, point);
-        }
-        else
-        {
-            var headLength = mantissaLength - 16;
-            var tailPoint = point - headLength;
-            var tailHasPoint = hasPoint & tailPoint >= 0;
-            var tailDigits = tailHasPoint ? 15 : 16;
-            var headHasPoint = hasPoint & point < headLength;
-            var head = SixteenDigits(Vector128.Create(text.Slice(first, 16)) - Vector128.Create((byte)'0'), headLength - (headHasPoint ? 1 : 0), headHasPoint ? point : 16);
-            var tail = SixteenDigits(Vector128.Create(text.Slice(first + headLength, 16)) - Vector128.Create((byte)'0'), tailDigits, tailHasPoint ? tailPoint : 16);
-            mantissa = (head * TenPowers[tailDigits]) + tail; // wraps only where significant > 19, refused above
-        }
-
+        var mantissa = Avx512Vbmi.VL.IsSupported
+            ? ThirtyTwoDigits(digits, digitCount, point)
+            : MantissaBySixteens(text, first, mantissaLength, digitCount, hasPoint, point);
         return FinishByLemire(text, first + mantissaLength, end, mantissa, -fractionDigits, negative, out value);
     }
 
     private static readonly ulong[] TenPowers = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000, 10_000_000_000, 100_000_000_000, 1_000_000_000_000, 10_000_000_000_000, 100_000_000_000_000, 1_000_000_000_000_000, 10_000_000_000_000_000];
+
+    /// <summary>
+    /// <see cref="ThirtyTwoDigits"/> without VBMI: up to 16 mantissa bytes in one vector, longer ones
+    /// (up to 32) as the last 16 and what precedes them.
+    /// </summary>
+    internal static ulong MantissaBySixteens(ReadOnlySpan<byte> text, int first, int mantissaLength, int digitCount, bool hasPoint, int point)
+    {
+        if (mantissaLength <= 16)
+        {
+            return SixteenDigits(Vector128.Create(text.Slice(first, 16)) - Vector128.Create((byte)'0'), digitCount, point);
+        }
+
+        var headLength = mantissaLength - 16;
+        var tailPoint = point - headLength;
+        var tailHasPoint = hasPoint & tailPoint >= 0;
+        var tailDigits = tailHasPoint ? 15 : 16;
+        var headHasPoint = hasPoint & point < headLength;
+        var head = SixteenDigits(Vector128.Create(text.Slice(first, 16)) - Vector128.Create((byte)'0'), headLength - (headHasPoint ? 1 : 0), headHasPoint ? point : 16);
+        var tail = SixteenDigits(Vector128.Create(text.Slice(first + headLength, 16)) - Vector128.Create((byte)'0'), tailDigits, tailHasPoint ? tailPoint : 16);
+        return (head * TenPowers[tailDigits]) + tail; // wraps only where significant > 19, which callers refuse
+    }
+
+    /// <summary>
+    /// <see cref="SixteenDigits"/> over 32 bytes: one byte permutation across the whole vector (VBMI's
+    /// vpermb) right-aligns the digits past the point, then multiply-adds combine pairs, fours and
+    /// eights, and the four eights are joined modulo 2^64, exact wherever the value is below 2^64
+    /// (the caller has refused more than 19 significant digits).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ulong ThirtyTwoDigits(Vector256<byte> digits, int digitCount, int point)
+    {
+        var digitIndex = Vector256.Create((sbyte)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31)
+            - Vector256.Create((sbyte)(32 - digitCount));
+        var source = digitIndex - Vector256.GreaterThan(digitIndex, Vector256.Create((sbyte)(point - 1)));
+        var leading = Vector256.GreaterThanOrEqual(digitIndex, Vector256<sbyte>.Zero).AsByte();
+        var aligned = Avx512Vbmi.VL.PermuteVar32x8(digits, source.AsByte()) & leading;
+        var pairs = Avx2.MultiplyAddAdjacent(aligned, Vector256.Create((sbyte)10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
+        var fours = Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)100, 1, 100, 1, 100, 1, 100, 1, 100, 1, 100, 1, 100, 1, 100, 1));
+        var fourShorts = Avx2.PackUnsignedSaturate(fours, fours).AsInt16(); // per 128-bit lane: its four fours, twice
+        var eights = Avx2.MultiplyAddAdjacent(fourShorts, Vector256.Create((short)10000, 1, 10000, 1, 10000, 1, 10000, 1, 10000, 1, 10000, 1, 10000, 1, 10000, 1));
+        var high = ((ulong)(uint)eights.GetElement(0) * 100_000_000) + (uint)eights.GetElement(1);
+        var low = ((ulong)(uint)eights.GetElement(4) * 100_000_000) + (uint)eights.GetElement(5);
+        return (high * 10_000_000_000_000_000) + low;
+    }
 
     /// <summary>
     /// The value of the digits in <paramref name="digits"/> (bytes minus '0'): the first
