@@ -87,7 +87,7 @@ public sealed class JsonLog : IAsyncDisposable
     /// <summary>The fields of a request's line; <see cref="SageMaker"/> only when SageMaker sent its per-request headers.</summary>
     public readonly record struct RequestLine(string Method, string Path, int Status, long BytesIn, long BytesOut, double Milliseconds, string? Error, SageMakerFields? SageMaker);
 
-    public sealed record SageMakerFields(string? InferenceId, string? CustomAttributes, string? TargetModel, string? TargetVariant);
+    public readonly record struct SageMakerFields(string? InferenceId, string? CustomAttributes, string? TargetModel, string? TargetVariant);
 
     // Each thread formats into its own buffer and writer, reused line after line.
     [ThreadStatic]

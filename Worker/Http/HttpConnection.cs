@@ -672,7 +672,7 @@ internal sealed class HttpConnection
         var elapsed = Stopwatch.GetElapsedTime(_requestStarted).TotalMilliseconds;
 
         // SageMaker's per-request headers go on the request's own line (CloudWatch), never into the answer.
-        var sageMaker = _head.HasSageMakerHeaders
+        JsonLog.SageMakerFields? sageMaker = _head.HasSageMakerHeaders
             ? new JsonLog.SageMakerFields(_head.InferenceId, _head.CustomAttributes, _head.TargetModel, _head.TargetVariant)
             : null;
         log.WriteRequest(level, new JsonLog.RequestLine(_head.MethodName, _head.PathName, status, bytesIn, _response.Body.Length, elapsed, _response.ErrorMessage, sageMaker));

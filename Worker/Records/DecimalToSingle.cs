@@ -25,8 +25,6 @@ internal static class DecimalToSingle
     private const int MinExponentRoundToEven = -17;
     private const int MaxExponentRoundToEven = 10;
 
-    private static readonly float[] ExactPowers = [1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f, 1e6f, 1e7f, 1e8f, 1e9f, 1e10f];
-
     /// <summary>5^q for q in [-64, 38], normalised to 128 bits (top bit set): high word, then low word.</summary>
     private static readonly ulong[] PowersOfFive = BuildPowersOfFive();
 
@@ -41,14 +39,14 @@ internal static class DecimalToSingle
         {
             // Clinger: both exact in float32, so one correctly rounded operation.
             var f = (float)w;
-            f = q < 0 ? f / ExactPowers[-q] : f * ExactPowers[q];
-            value = WithSign(f, negative);
+            f = q < 0 ? f / NumberText.SinglePowers[-q] : f * NumberText.SinglePowers[q];
+            value = NumberText.WithSign(f, negative);
             return true;
         }
 
         if (w == 0)
         {
-            value = WithSign(0f, negative);
+            value = NumberText.WithSign(0f, negative);
             return true;
         }
 
@@ -136,9 +134,6 @@ internal static class DecimalToSingle
 
     /// <summary>floor(log2(10^q)) + 63, for |q| ≤ 350 (152170 + 65536 = 2^16 × log2(10), rounded).</summary>
     private static int PowerOfTwo(int q) => (((152170 + 65536) * q) >> 16) + 63;
-
-    private static float WithSign(float magnitude, bool negative) =>
-        BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(magnitude) | ((negative ? 1 : 0) << 31));
 
     /// <summary>
     /// fast_float's table, for float32's range: 5^q with its top bit at bit 127, truncated; for q &lt; 0,
