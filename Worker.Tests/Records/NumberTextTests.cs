@@ -327,6 +327,74 @@ public partial class DecimalToSingleTests
         }
     }
 
+    [Fact]
+    public void TheDoubleRoundingAgreesWithTheBclAndDeclinesOnlyNearAMidpoint()
+    {
+        // Random decimals of 1 to 19 digits over float32's range; then decimals at, and one unit of
+        // their last digit either side of, a float32 midpoint (exact: floats from 2^20 to 2^40 are
+        // multiples of 2^-3 and up, so the midpoints have at most 4 fraction digits), where a double's
+        // rounding could tip the float the wrong way. Taken: the BCL's value bit for bit; declined
+        // only within 8 of the double's ulps of a midpoint, or outside float32's normal range.
+        var random = new Random(5309);
+        var taken = 0;
+        var normal = 0;
+        for (var trial = 0; trial < 400_000; trial++)
+        {
+            var w = (ulong)random.NextInt64(1, long.MaxValue) % Pow10(random.Next(1, 20));
+            var q = random.Next(-64, 39);
+            var negative = random.Next(2) == 0;
+            var expected = float.Parse($"{(negative ? "-" : "")}{w}e{q}", NumberStyles.Float, CultureInfo.InvariantCulture);
+            var isNormal = float.IsNormal(expected) && Math.Abs(expected) < BitConverter.Int32BitsToSingle(0x7F000000);
+            normal += isNormal ? 1 : 0;
+            if (DecimalToSingle.TryConvertByDouble(w, q, negative, out var value))
+            {
+                taken++;
+                Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(value), $"{w}e{q}: BCL {expected:R}, by double {value:R}");
+            }
+            else if (isNormal)
+            {
+                // Declined: the double must sit within 8 of its ulps of a midpoint beside the BCL's float
+                // (round numbers such as 6e10 are exact midpoints more often than random digits would be).
+                var magnitude = Math.Abs(expected);
+                var product = (double)w * double.Parse($"1e{q}", CultureInfo.InvariantCulture);
+                var below = ((double)MathF.BitDecrement(magnitude) + magnitude) / 2;
+                var above = ((double)MathF.BitIncrement(magnitude) + magnitude) / 2;
+                var ulp = Math.BitIncrement(product) - product;
+                Assert.True(Math.Min(Math.Abs(product - below), Math.Abs(product - above)) <= 8 * ulp, $"{w}e{q} ({expected:R}) was declined, the double {product:R} is not next to a midpoint");
+            }
+        }
+
+        Assert.True(taken > normal * 0.99, $"by double took {taken} of {normal} normal values");
+
+        var midpoints = 0;
+        for (var trial = 0; trial < 100_000; trial++)
+        {
+            var f = BitConverter.Int32BitsToSingle(random.Next(BitConverter.SingleToInt32Bits(1048576f), BitConverter.SingleToInt32Bits(1.0995e12f)));
+            var sixteenths = (ulong)(((double)f + MathF.BitIncrement(f)) * 8); // the midpoint × 16, exact in a double
+            var fractionDigits = random.Next(4, 8);
+            var w = sixteenths * 625 * Pow10(fractionDigits - 4); // the midpoint × 10^fractionDigits
+            // And a few of the double's ulps either side, where the two roundings may carry it across.
+            var midpoint = ((double)f + MathF.BitIncrement(f)) / 2;
+            var ulps = (ulong)Math.Max(1, (Math.BitIncrement(midpoint) - midpoint) * Pow10(fractionDigits));
+            foreach (var candidate in new[] { w - 1, w, w + 1, w - ulps, w + ulps, w - (2 * ulps), w + (2 * ulps), w - (3 * ulps), w + (3 * ulps) })
+            {
+                var text = $"{candidate}e-{fractionDigits}";
+                var expected = float.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+                if (DecimalToSingle.TryConvertByDouble(candidate, -fractionDigits, negative: false, out var value))
+                {
+                    Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(value), $"{text}: BCL {expected:R}, by double {value:R}");
+                }
+                else
+                {
+                    midpoints++;
+                }
+            }
+        }
+
+        Assert.True(midpoints >= 100_000, $"only {midpoints} decimals at or next to a midpoint were declined"); // every exact midpoint at least
+        Assert.True(midpoints < 900_000, "every decimal near a midpoint was declined");
+    }
+
     [Theory]
     [InlineData(0UL, 0)]
     [InlineData(0UL, -80)]

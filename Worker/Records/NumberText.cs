@@ -145,6 +145,7 @@ public static class NumberText
     /// second parse; what that declines (20+ digits, a subnormal, an overflow) goes to csFastFloat when
     /// it is a plain number. The row stays on the one-pass path; false sends it to the general path.
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     internal static bool TryParseSingleLongField(ReadOnlySpan<byte> text, int start, int end, bool strictJson, out float value)
     {
         if (end <= text.Length - sizeof(ulong)
@@ -270,6 +271,7 @@ public static class NumberText
     /// from <see cref="DecimalToSingle"/> (Lemire's algorithm). False for anything else (the caller's
     /// other paths decide those). Reads 48 bytes from <paramref name="start"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     internal static bool TryParseSingleFieldWide(ReadOnlySpan<byte> text, int start, int end, bool strictJson, out float value)
     {
         value = 0;
@@ -484,6 +486,7 @@ public static class NumberText
     /// JSON's grammar too (no leading zeros, digits on both sides of the point). Reads up to <see cref="WordPathBytes"/>
     /// bytes from <paramref name="start"/>; the caller keeps them in bounds.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool TryParseSingleField(ReadOnlySpan<byte> text, int start, int end, bool strictJson, out float value) =>
         Ssse3.IsSupported && Sse41.IsSupported
             ? TryParseSingleFieldVector(text, start, end, strictJson, out value)
@@ -548,6 +551,7 @@ public static class NumberText
     /// <see cref="TryParseSingleFieldVectorWithExponent"/>. Kept apart so the common short decimal
     /// runs none of the exponent's instructions.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool TryParseSingleFieldVector(ReadOnlySpan<byte> text, int start, int end, bool strictJson, out float value)
     {
         value = 0;
@@ -582,7 +586,7 @@ public static class NumberText
         }
 
         // Up to 7 digits are exact in float32 and so is their scale (at most 10^7): Clinger. More (numpy
-        // writes 8 or 9) go to Lemire, whatever their value, so that the choice follows the field's
+        // writes 8 or 9) go to a double (Lemire beside a midpoint), whatever their value, so that the choice follows the field's
         // shape, which repeats from row to row, and not its value, which is random.
         var mantissa = SixteenDigits(digits, digitCount, point);
         if (digitCount > 7)
@@ -600,6 +604,7 @@ public static class NumberText
     /// <c>-4.713632e-05</c>), by <see cref="FinishByLemire"/>; false for anything else. (Tried: one
     /// branch-free path for every field with the exponent's word always read, numpy text 20% slower.)
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static bool TryParseSingleFieldVectorWithExponent(ReadOnlySpan<byte> text, int start, int end, bool strictJson, out float value)
     {
         value = 0;
@@ -676,8 +681,14 @@ public static class NumberText
             exponent += exponentNegative ? -written : written;
         }
 
-        return DecimalToSingle.TryConvertLemire(mantissa, exponent, negative, out value);
+        return DecimalToSingle.TryConvertByDouble(mantissa, exponent, negative, out value)
+            || ConvertByLemire(mantissa, exponent, negative, out value);
     }
+
+    /// <summary>Out of line: taken only next to a float32 midpoint (exact ties like 6e10 among them) or outside float32's normal range (<see cref="DecimalToSingle.TryConvertByDouble"/>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool ConvertByLemire(ulong mantissa, int exponent, bool negative, out float value) =>
+        DecimalToSingle.TryConvertLemire(mantissa, exponent, negative, out value);
 
     /// <summary>
     /// <paramref name="magnitude"/> (not negative, zero included) with the sign set as a bit, not by a
