@@ -32,7 +32,8 @@ internal static class DecimalToSingle
 
     /// <summary>
     /// <paramref name="w"/> × 10^<paramref name="q"/>, signed; false where the result would be
-    /// subnormal or infinite (the caller's full parser takes those).
+    /// subnormal or infinite (the caller's full parser takes those). Clinger where both are exact in
+    /// float32, then by way of a double (<see cref="TryConvertByDouble"/>), then Lemire.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryConvert(ulong w, int q, bool negative, out float value)
@@ -52,7 +53,7 @@ internal static class DecimalToSingle
             return true;
         }
 
-        return TryConvertLemire(w, q, negative, out value);
+        return TryConvertByDouble(w, q, negative, out value) || TryConvertLemire(w, q, negative, out value);
     }
 
     /// <summary>10^q as the nearest double, for q in [<see cref="SmallestPowerOfTen"/>, <see cref="LargestPowerOfTen"/>].</summary>
