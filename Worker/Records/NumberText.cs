@@ -12,7 +12,7 @@ namespace Worker.Records;
 /// path: when the decimal mantissa and the power of ten are both exact in the target type, one
 /// correctly rounded multiply or divide gives the correctly rounded result. Other plain float32
 /// numbers of up to 19 significant digits (pandas' 17 digits, numpy's exponents) are converted from
-/// the mantissa and exponent already read by <see cref="DecimalToSingle"/> (Lemire's algorithm);
+/// the mantissa and exponent already read by <see cref="DecimalToSingle"/> (by way of a double, Lemire's algorithm next to a float32 midpoint);
 /// longer ones, subnormals and float64 beyond Clinger go to csFastFloat once the text is checked to
 /// be a plain number; only what is not one (whitespace, NaN, Infinity) reaches the BCL, so what is
 /// accepted is always exactly what the BCL accepts.
@@ -141,7 +141,7 @@ public static class NumberText
     /// <summary>
     /// A field <c>text[start..end)</c> that <see cref="TryParseSingleField"/> declined (more digits than
     /// float32 holds exactly, an exponent, a '+', <c>.5</c>): its digits are read as words and its
-    /// mantissa and exponent converted by <see cref="DecimalToSingle"/> (Lemire's algorithm) with no
+    /// mantissa and exponent converted by <see cref="DecimalToSingle"/> (a double, or Lemire's algorithm) with no
     /// second parse; what that declines (20+ digits, a subnormal, an overflow) goes to csFastFloat when
     /// it is a plain number. The row stays on the one-pass path; false sends it to the general path.
     /// </summary>
@@ -268,7 +268,7 @@ public static class NumberText
     /// operations, not a loop per byte; the mantissa's digits are squeezed past the point and
     /// converted in one 32-byte vector (<see cref="ThirtyTwoDigits"/>, AVX-512 VBMI) or two 16-byte
     /// ones (<see cref="MantissaBySixteens"/>), and the result comes
-    /// from <see cref="DecimalToSingle"/> (Lemire's algorithm). False for anything else (the caller's
+    /// from <see cref="DecimalToSingle"/> (a double, or Lemire's algorithm). False for anything else (the caller's
     /// other paths decide those). Reads 48 bytes from <paramref name="start"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -323,7 +323,7 @@ public static class NumberText
         var mantissa = Avx512Vbmi.VL.IsSupported
             ? ThirtyTwoDigits(digits, digitCount, point)
             : MantissaBySixteens(text, first, mantissaLength, digitCount, hasPoint, point);
-        return FinishByLemire(text, first + mantissaLength, end, mantissa, -fractionDigits, negative, out value);
+        return FinishFromParts(text, first + mantissaLength, end, mantissa, -fractionDigits, negative, out value);
     }
 
     private static readonly ulong[] TenPowers = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000, 10_000_000_000, 100_000_000_000, 1_000_000_000_000, 10_000_000_000_000, 100_000_000_000_000, 1_000_000_000_000_000, 10_000_000_000_000_000];
@@ -547,7 +547,7 @@ public static class NumberText
     /// digits right-aligned by one shuffle, then combined by multiply-adds (pairs, fours, eights).
     /// <c>[-]digits[.digits]</c> up to 16 bytes after the sign whose mantissa and scale are exact in
     /// float32 is Clinger's one division (the byte path's domain, so its value is the byte path's);
-    /// more digits (numpy's 9) go to <see cref="FinishByLemire"/>, and a field with an exponent to
+    /// more digits (numpy's 9) go to <see cref="FinishFromParts"/>, and a field with an exponent to
     /// <see cref="TryParseSingleFieldVectorWithExponent"/>. Kept apart so the common short decimal
     /// runs none of the exponent's instructions.
     /// </summary>
@@ -591,7 +591,7 @@ public static class NumberText
         var mantissa = SixteenDigits(digits, digitCount, point);
         if (digitCount > 7)
         {
-            return FinishByLemire(text, end, end, mantissa, -fractionDigits, negativeBit != 0, out value);
+            return FinishFromParts(text, end, end, mantissa, -fractionDigits, negativeBit != 0, out value);
         }
 
         value = WithSign((float)(int)mantissa / SinglePowers[fractionDigits], negativeBit != 0);
@@ -601,7 +601,7 @@ public static class NumberText
     /// <summary>
     /// <see cref="TryParseSingleFieldVector"/> for a field with other bytes than digits and a point:
     /// <c>[-]digits[.digits](e|E)[+-]?d{1,4}</c> up to 16 bytes after the sign (numpy's
-    /// <c>-4.713632e-05</c>), by <see cref="FinishByLemire"/>; false for anything else. The caller
+    /// <c>-4.713632e-05</c>), by <see cref="FinishFromParts"/>; false for anything else. The caller
     /// hands over the bytes and digit mask it has already made. (Tried: one branch-free path for
     /// every field with the exponent always read, as a word or as the field's last four bytes: numpy
     /// text 20% slower and short decimals 40% slower, the JIT spilling the extra live values.)
@@ -661,16 +661,17 @@ public static class NumberText
             return false; // no digits; or JSON, which wants digits on both sides of a point and no leading zero
         }
 
-        return FinishByLemire(text, first + mantissaLength, exponentEnd, SixteenDigits(digits, digitCount, point), exponent - fractionDigits, negative, out value);
+        return FinishFromParts(text, first + mantissaLength, exponentEnd, SixteenDigits(digits, digitCount, point), exponent - fractionDigits, negative, out value);
     }
 
     /// <summary>
     /// A field's mantissa (exact, at most 19 digits) read, and <c>text[position..end)</c> either empty
-    /// or its exponent, <c>(e|E)[+-]?d{1,4}</c>: the value by <see cref="DecimalToSingle"/>; false
-    /// when the exponent is not one or the value is subnormal or infinite.
+    /// or its exponent, <c>(e|E)[+-]?d{1,4}</c>: the value by <see cref="DecimalToSingle"/>, by way of a
+    /// double and, next to a float32 midpoint, by Lemire's algorithm; false when the exponent is not
+    /// one or the value is subnormal or infinite.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool FinishByLemire(ReadOnlySpan<byte> text, int position, int end, ulong mantissa, int exponent, bool negative, out float value)
+    private static bool FinishFromParts(ReadOnlySpan<byte> text, int position, int end, ulong mantissa, int exponent, bool negative, out float value)
     {
         value = 0;
         if (position != end)
