@@ -580,7 +580,7 @@ public static class NumberText
         }
 
         var fractionDigits = point == 16 ? 0 : digitCount - point;
-        if (strictJson && (point == 0 || (point != 16 && fractionDigits == 0) || (text[first] == (byte)'0' && Math.Min(point, digitCount) > 1)))
+        if (strictJson && BreaksJsonMantissa(text, first, point, digitCount, fractionDigits))
         {
             return false; // JSON wants digits on both sides of a point and no leading zero
         }
@@ -656,13 +656,21 @@ public static class NumberText
 
         var fractionDigits = point == 16 ? 0 : digitCount - point;
         if (digitCount == 0
-            || (strictJson && (point == 0 || (point != 16 && fractionDigits == 0) || (text[first] == (byte)'0' && Math.Min(point, digitCount) > 1))))
+            || (strictJson && BreaksJsonMantissa(text, first, point, digitCount, fractionDigits)))
         {
             return false; // no digits; or JSON, which wants digits on both sides of a point and no leading zero
         }
 
         return FinishFromParts(text, first + mantissaLength, exponentEnd, SixteenDigits(digits, digitCount, point), exponent - fractionDigits, negative, out value);
     }
+
+    /// <summary>
+    /// A mantissa the 16-byte paths read (<paramref name="point"/> 16: none) that JSON's grammar
+    /// refuses: no digit before the point, none after it, or a leading zero before more digits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool BreaksJsonMantissa(ReadOnlySpan<byte> text, int first, int point, int digitCount, int fractionDigits) =>
+        point == 0 || (point != 16 && fractionDigits == 0) || (text[first] == (byte)'0' && Math.Min(point, digitCount) > 1);
 
     /// <summary>
     /// A field's mantissa (exact, at most 19 digits) read, and <c>text[position..end)</c> either empty
