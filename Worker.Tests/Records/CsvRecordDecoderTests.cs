@@ -195,7 +195,7 @@ public class CsvRecordDecoderTests
         // each field's BCL value, bit for bit, and the line's end; where the word path takes it too,
         // the same end and values.
         var random = new Random(4181);
-        string[] odd = ["+1", "1e3", "\"2\"", "", " 1", "1.", ".5", "0000012.5", "123456789", "-", "1\r2", "nan", "1.2.3", "1e", "--1"];
+        string[] odd = ["+1", "1e3", "\"2\"", "", " 1", "1.", ".5", "0000012.5", "123456789", "-", "1\r2", "nan", "1.2.3", "1e", "--1", "1.5E+05", "2e-05", "1.e-05", ".e-05", "e-05", "-e-05", "1.5e-0:", "1.5f-05", "1.5e*05", "1.2.3e-05", "1.5e-5", "6e+10", "1e-45"];
         var taken = 0;
         var takenLong = 0;
         for (var trial = 0; trial < 20_000; trial++)

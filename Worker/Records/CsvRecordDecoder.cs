@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using Worker.Inference.Ort;
 
@@ -268,14 +270,32 @@ public static class CsvRecordDecoder
         var mask = DelimiterBlocks.Mask<CsvDelimiters>(body, blockStart);
         var start = position;
         var field = 0;
+        var lean = NumberText.Vectorized;
         while (true)
         {
-            if (!DelimiterBlocks.TryNext<CsvDelimiters>(body, ref blockStart, ref mask, out var end))
+            int end;
+            if (lean)
             {
-                return -1;
+                var leanEnd = TryReadLeanFields(body, row, ref blockStart, ref mask, ref start, ref field, out end);
+                if (leanEnd != 0)
+                {
+                    return leanEnd;
+                }
+
+                // A field longer than the lean path takes (pandas' 17 digits): the rest of the row
+                // takes this loop, as such fields come in whole rows and going back and forth costs.
+                lean = end - start <= 16;
+            }
+            else
+            {
+                if (!DelimiterBlocks.TryNext<CsvDelimiters>(body, ref blockStart, ref mask, out end))
+                {
+                    return -1;
+                }
+
+                mask &= mask - 1;
             }
 
-            mask &= mask - 1;
             if (field == row.Length
                 || !NumberText.TryParseSingleDelimited(body, start, end, strictJson: false, out var value))
             {
@@ -299,6 +319,62 @@ public static class CsvRecordDecoder
                 : delimiter == (byte)'\r' && end + 1 < body.Length && body[end + 1] == (byte)'\n' ? end + 2
                 : -1;
         }
+    }
+
+    /// <summary>
+    /// The row's fields from <paramref name="startAt"/> on, while each takes <see cref="NumberText.TryParseSingleFieldLean"/>:
+    /// a loop with no call, so its state stays in registers (with the full path's calls in the loop,
+    /// the JIT kept it on the stack, reloading it for every field). Returns the row's end (as
+    /// <see cref="TryReadPlainFloatRowMasked"/>), -1, or 0 with <paramref name="end"/> the end of the
+    /// field at <paramref name="startAt"/>, which the caller parses by the full path.
+    /// </summary>
+    private static int TryReadLeanFields(ReadOnlySpan<byte> body, Span<float> row, ref int blockStartAt, ref ulong maskAt, ref int startAt, ref int fieldAt, out int fieldEnd)
+    {
+        ref var text = ref MemoryMarshal.GetReference(body);
+        ref var values = ref MemoryMarshal.GetReference(row);
+        var blockStart = blockStartAt;
+        var mask = maskAt;
+        var start = startAt;
+        var field = fieldAt;
+        var result = -1;
+        var end = -1;
+        while (DelimiterBlocks.TryNext<CsvDelimiters>(body, ref blockStart, ref mask, out end))
+        {
+            mask &= mask - 1;
+            if (field == row.Length)
+            {
+                break;
+            }
+
+            // In bounds: a field starts at most one byte past the previous delimiter, whose block keeps
+            // DelimiterBlocks.Margin bytes before the body's end.
+            if (!NumberText.TryParseSingleFieldLean(ref text, start, end, out var value))
+            {
+                result = 0;
+                break;
+            }
+
+            Unsafe.Add(ref values, field++) = value;
+            var delimiter = Unsafe.Add(ref text, end);
+            if (delimiter == (byte)',')
+            {
+                start = end + 1;
+                continue;
+            }
+
+            result = field != row.Length ? -1
+                : delimiter == (byte)'\n' ? end + 1
+                : delimiter == (byte)'\r' && end + 1 < body.Length && body[end + 1] == (byte)'\n' ? end + 2
+                : -1;
+            break;
+        }
+
+        blockStartAt = blockStart;
+        maskAt = mask;
+        startAt = start;
+        fieldAt = field;
+        fieldEnd = end;
+        return result;
     }
 
     /// <returns>The position after the row's line end, or -1 when the row needs the general path.</returns>

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -492,6 +493,9 @@ public static class NumberText
             ? TryParseSingleFieldVector(text, start, end, strictJson, out value)
             : TryParseSingleFieldScalar(text, start, end, strictJson, out value);
 
+    /// <summary>Whether the 16-byte vector field paths run here (x64 with SSSE3 and SSE4.1).</summary>
+    internal static bool Vectorized => Ssse3.IsSupported && Sse41.IsSupported;
+
     /// <summary><see cref="TryParseSingleField"/> a word at a time, for machines without SSSE3/SSE4.1 (ARM64 takes this too).</summary>
     internal static bool TryParseSingleFieldScalar(ReadOnlySpan<byte> text, int start, int end, bool strictJson, out float value)
     {
@@ -596,6 +600,153 @@ public static class NumberText
 
         value = WithSign((float)(int)mantissa / SinglePowers[fractionDigits], negativeBit != 0);
         return true;
+    }
+
+    /// <summary>
+    /// The CSV row loop's field path (<c>CsvRecordDecoder.TryReadLeanFields</c>): <c>[-]digits[.digits]</c>
+    /// up to 16 bytes after the sign, by Clinger or by way of a double, and numpy's and Spark's
+    /// exponent (<see cref="TryParseLeanExponent"/>), with no call on any path and no bounds check, so
+    /// that the loop keeps its state in registers. False for anything else (longer fields, other
+    /// exponents, a float32 midpoint, a subnormal), which the caller hands to
+    /// <see cref="TryParseSingleDelimited"/>. Not for JSON (no strict grammar). The caller keeps
+    /// <see cref="WordPathBytes"/> bytes from <paramref name="start"/> in bounds, and
+    /// <paramref name="end"/> (a delimiter) after <paramref name="start"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool TryParseSingleFieldLean(ref byte text, int start, int end, out float value)
+    {
+        value = 0;
+        var negativeBit = Unsafe.Add(ref text, start) == (byte)'-' ? 1 : 0;
+        var first = start + negativeBit;
+        var length = end - first;
+        if ((uint)(length - 1) >= 16)
+        {
+            return false;
+        }
+
+        var digits = Vector128.LoadUnsafe(ref text, (nuint)first) - Vector128.Create((byte)'0');
+        var isDigit = Vector128.Equals(Vector128.Min(digits, Vector128.Create((byte)9)), digits).ExtractMostSignificantBits();
+        var others = ~isDigit & ((1u << length) - 1);
+        if ((others & (others - 1)) != 0)
+        {
+            return TryParseLeanExponent(ref text, first, length, digits, others, negativeBit != 0, out value);
+        }
+
+        var digitCount = length;
+        var point = 16;
+        if (others != 0)
+        {
+            point = BitOperations.TrailingZeroCount(others);
+            if (Unsafe.Add(ref text, first + point) != (byte)'.' || length == 1)
+            {
+                return false;
+            }
+
+            digitCount--;
+        }
+
+        var fractionDigits = point == 16 ? 0 : digitCount - point;
+        var source = Vector128.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(DigitShuffles), (nuint)(((digitCount * 17) + point) * 16));
+        var mantissa = SixteenDigitsBy(digits, source);
+        if (digitCount > 7)
+        {
+            // fractionDigits is 0..16: the table's 10^-fractionDigits, as TryConvertByDouble multiplies.
+            var product = (double)mantissa * Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(NegativeDoublePowers), fractionDigits);
+            var bits = BitConverter.DoubleToUInt64Bits(product);
+            if ((bits >> 52) - 897 > 1149 - 897 || (bits & 0x1FFF_FFFF) - (0x1000_0000 - 8) <= 2 * 8)
+            {
+                return false;
+            }
+
+            value = WithSign((float)product, negativeBit != 0);
+            return true;
+        }
+
+        value = WithSign((float)(int)mantissa / Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(SinglePowers), fractionDigits), negativeBit != 0);
+        return true;
+    }
+
+    /// <summary>
+    /// <see cref="TryParseSingleFieldLean"/> for a field with more than one non-digit: numpy's and
+    /// Spark's <c>[-]digits[.digits](e|E)[+-]dd</c>, whose exponent is the field's last four bytes,
+    /// read as one word; false for any other shape. Inlined, so the lean loop stays free of calls.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryParseLeanExponent(ref byte text, int first, int length, Vector128<byte> digits, uint others, bool negative, out float value)
+    {
+        value = 0;
+        var mantissaLength = length - 4;
+        if (mantissaLength < 1)
+        {
+            return false;
+        }
+
+        var tail = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref text, first + mantissaLength)) | 0x20;
+        var tailDigits = (tail >> 16) - 0x3030;
+        if (((tail & 0xFF) != 'e') | (((tail >> 8) & 0xFF) is not ('-' or '+')) | ((((tailDigits + 0x7676) | tailDigits) & 0xFFFF8080) != 0))
+        {
+            return false;
+        }
+
+        var exponentValue = (int)(((tailDigits * 2561) >> 8) & 0xFF); // 10 × first digit + second
+        others &= (1u << mantissaLength) - 1;
+        var digitCount = mantissaLength;
+        var point = 16;
+        if (others != 0)
+        {
+            point = BitOperations.TrailingZeroCount(others);
+            if ((others & (others - 1)) != 0 || Unsafe.Add(ref text, first + point) != (byte)'.' || mantissaLength == 1)
+            {
+                return false;
+            }
+
+            digitCount--;
+        }
+
+        var fractionDigits = point == 16 ? 0 : digitCount - point;
+        var source = Vector128.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(DigitShuffles), (nuint)(((digitCount * 17) + point) * 16));
+        var exponent = ((tail >> 8) & 0xFF) == '-' ? -exponentValue : exponentValue;
+        return DecimalToSingle.TryConvertByDouble(SixteenDigitsBy(digits, source), exponent - fractionDigits, negative, out value);
+    }
+
+    /// <summary>10^0 … 10^-16 as the nearest doubles, the same values as <see cref="DecimalToSingle"/>'s table (tested).</summary>
+    internal static readonly double[] NegativeDoublePowers = [1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15, 1e-16];
+
+    /// <summary>
+    /// <see cref="SixteenDigits"/>'s shuffle control for each digit count (0..16) and point (0..15, or
+    /// 16 for none), made once: output byte k takes digit j = k - (16 - digitCount), at j or, past the
+    /// point, j + 1; a j below 0 has its high bit set, which the shuffle makes a leading zero.
+    /// </summary>
+    private static readonly byte[] DigitShuffles = BuildDigitShuffles();
+
+    private static byte[] BuildDigitShuffles()
+    {
+        var table = new byte[17 * 17 * 16];
+        for (var digitCount = 0; digitCount <= 16; digitCount++)
+        {
+            for (var point = 0; point <= 16; point++)
+            {
+                for (var k = 0; k < 16; k++)
+                {
+                    var j = k - (16 - digitCount);
+                    table[(((digitCount * 17) + point) * 16) + k] = j < 0 ? (byte)0x80 : (byte)(j > point - 1 ? j + 1 : j);
+                }
+            }
+        }
+
+        return table;
+    }
+
+    /// <summary><see cref="SixteenDigits"/> with its shuffle control given.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong SixteenDigitsBy(Vector128<byte> digits, Vector128<byte> source)
+    {
+        var aligned = Ssse3.Shuffle(digits, source);
+        var pairs = Ssse3.MultiplyAddAdjacent(aligned, Vector128.Create((sbyte)10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
+        var fours = Sse2.MultiplyAddAdjacent(pairs, Vector128.Create((short)100, 1, 100, 1, 100, 1, 100, 1));
+        var fourShorts = Sse41.PackUnsignedSaturate(fours, fours).AsInt16();
+        var eights = Sse2.MultiplyAddAdjacent(fourShorts, Vector128.Create((short)10000, 1, 10000, 1, 10000, 1, 10000, 1));
+        return ((ulong)(uint)eights.GetElement(0) * 100_000_000) + (uint)eights.GetElement(1);
     }
 
     /// <summary>
@@ -723,6 +874,7 @@ public static class NumberText
     /// branch: signs in data are random, and a branch on them mispredicts every other number (in the
     /// vector field path it cost 5 of 18 ms per 10 MiB of CSV).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static float WithSign(float magnitude, bool negative) =>
         BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(magnitude) | ((negative ? 1 : 0) << 31));
 
