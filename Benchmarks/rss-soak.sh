@@ -13,5 +13,5 @@ dotnet publish Benchmarks/Benchmarks.csproj -c Release -o "$out/bench" --nologo 
 SAGEMAKER_MAX_PAYLOAD_IN_MB=0 "$out/worker/Worker" serve --port "$port" --model-dir artifacts/models/mlp >"$out/worker.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/ping" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$port/ping" >/dev/null && break; sleep 0.1; done # up to 60 s: the warm-up runs first
 "$out/bench/Benchmarks" soak --port "$port" --pid "$pid" --requests "$requests" | tee "${RESULTS_DIR:-$out}/soak.txt"

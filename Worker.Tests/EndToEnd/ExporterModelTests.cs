@@ -451,6 +451,22 @@ public class ExporterModelTests
     }
 
     [Fact]
+    public void TheRequestPathWarmUpFitsItsBudgetWhateverTheModelCosts()
+    {
+        // 1,050 calls: the linear model's microsecond rows take whole bodies of more than a slice; the
+        // MLP's (16 µs a row, warm-up rounds on 2 cores) fewer; an image model's none, where a body of
+        // 600 rows would have kept /ping at 503 for hours.
+        Assert.Equal(600, InvocationPipeline.RequestPathRows(512, 1050, 1e-7));
+        Assert.Equal(119, InvocationPipeline.RequestPathRows(512, 1050, 16e-6));
+        Assert.Equal(0, InvocationPipeline.RequestPathRows(512, 1050, 0.01));
+        foreach (var secondsPerRow in new[] { 1e-6, 1e-5, 1e-4, 1e-3 })
+        {
+            var rows = InvocationPipeline.RequestPathRows(512, 1050, secondsPerRow);
+            Assert.True(rows * 1050 * secondsPerRow <= InvocationPipeline.RequestPathBudgetSeconds, $"{rows} rows at {secondsPerRow} s a row");
+        }
+    }
+
+    [Fact]
     public async Task TheRequestPathWarmUpLeavesThePipelineAnsweringAsBefore()
     {
         // The server's warm-up also takes a real request's path 175 times (for the tiered JIT); the pipeline then answers as it did.

@@ -361,6 +361,7 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
         }
 
         var ran = 0;
+        var secondsPerRow = double.MaxValue;
         for (var round = 0; round < rounds; round++)
         {
             foreach (var (format, body) in bodies)
@@ -368,6 +369,7 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
                 using var rows = new RowSet(signature, rowsPerBody);
                 try
                 {
+                    var started = System.Diagnostics.Stopwatch.GetTimestamp();
                     Decode(new ReadOnlySequence<byte>(body), format, default, rows);
                     Engine.RunAsync(rows, CancellationToken.None).AsTask().GetAwaiter().GetResult();
                     foreach (var answer in Enum.GetValues<AnswerFormat>())
@@ -375,6 +377,8 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
                         using var output = new PooledBufferWriter();
                         _answers.Write(answer, rows, output);
                     }
+
+                    secondsPerRow = Math.Min(secondsPerRow, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds / Math.Max(1, rows.RowCount));
 
                     ran++;
                 }
@@ -389,7 +393,7 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
 
         if (requestPath)
         {
-            WarmRequestPath(bodies);
+            WarmRequestPath(bodies, secondsPerRow);
         }
 
         return ran;
@@ -401,13 +405,36 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
     /// instrumented build that gathers the profile, then the optimised one): a real request's path,
     /// taken 30+ times on small bodies in each of three phases with pauses for the background
     /// compiler. Without it a fresh process's requests 2 to 30 ran about twice as slow as the
-    /// fiftieth (BENCHMARKS.md, first requests).
+    /// fiftieth (BENCHMARKS.md, first requests). Its bodies shrink so that their inference, at
+    /// <paramref name="secondsPerRow"/>, stays within <see cref="RequestPathBudgetSeconds"/>: 1,050 bodies of
+    /// 600 rows took the 64→512→512→16 MLP 10 s on 2 cores, and an image model would take hours, while
+    /// /ping says 503. A model too heavy for one row a body is not warmed this way: its own
+    /// inference then outweighs cold code by far.
     /// </summary>
-    private int WarmRequestPath(List<(RecordFormat Format, byte[] Body)> bodies)
+    /// <summary>The time the request path's warm-up may spend on its bodies (its pauses for the compiler come on top).</summary>
+    internal const double RequestPathBudgetSeconds = 2.0;
+
+    private static readonly string[] RequestPathAccepts = ["text/csv", "application/jsonlines", "application/json"];
+
+    /// <summary>
+    /// Rows a body for <paramref name="invocations"/> request-path calls at <paramref name="secondsPerRow"/>
+    /// (a warm invocation's decode, Run and answers, per row): more than one slice where the budget
+    /// allows, fewer where not, 0 where one row a body would overrun it.
+    /// </summary>
+    internal static int RequestPathRows(int maxBatchRows, int invocations, double secondsPerRow) =>
+        (int)Math.Min(Math.Min(maxBatchRows + 88, 600), RequestPathBudgetSeconds / (Math.Max(1, invocations) * secondsPerRow));
+
+    private int WarmRequestPath(List<(RecordFormat Format, byte[] Body)> bodies, double secondsPerRow)
     {
         const int Calls = 35;
         const int Phases = 5;
-        var rowsPerBody = Math.Min(Engine.Options.MaxBatchRows + 88, 600); // more than one slice
+        var formats = bodies.Count(b => b.Format is RecordFormat.Csv or RecordFormat.JsonLines);
+        var rowsPerBody = RequestPathRows(Engine.Options.MaxBatchRows, Calls * Phases * RequestPathAccepts.Length * formats, secondsPerRow);
+        if (rowsPerBody < 1)
+        {
+            return 0;
+        }
+
         var small = new List<(string ContentType, byte[] Body)>();
         foreach (var (format, _) in bodies)
         {
@@ -437,7 +464,7 @@ public sealed class InvocationPipeline(InferenceEngine engine, WorkerSettings se
             HttpRequestParser.TryParseHead(ref reader, head);
             foreach (var (contentType, body) in small)
             {
-                foreach (var accept in new[] { "text/csv", "application/jsonlines", "application/json" })
+                foreach (var accept in RequestPathAccepts)
                 {
                     head.ContentType = contentType;
                     head.Accept = accept;
