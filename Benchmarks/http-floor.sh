@@ -38,13 +38,8 @@ http {
 }
 CONF
 
-row=$(/usr/bin/python3 -c 'import random; random.seed(5); print(",".join(repr(round(random.uniform(-1, 1), 7)) for _ in range(64)))')
-cat >"$out/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = "$row\n"
-wrk.headers["Content-Type"] = "text/csv"
-wrk.headers["Accept"] = "text/csv"
-LUA
+. Benchmarks/one-row-post.sh
+write_one_row_post "$out/post.lua"
 
 nginx -c "$out/nginx.conf" -p "$out" >"$out/nginx.log" 2>&1 &
 nginx_pid=$!

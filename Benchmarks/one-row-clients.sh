@@ -20,14 +20,8 @@ mkdir -p "$out"
 dotnet publish Worker/Worker.csproj -c Release -r linux-x64 --self-contained -o "$out/worker" --nologo -v quiet >/dev/null
 dotnet publish Benchmarks/Benchmarks.csproj -c Release -o "$out/bench" --nologo -v quiet >/dev/null
 
-# One row of 64 float32 as numpy writes them; the same row in every request.
-row=$(/usr/bin/python3 -c 'import random; random.seed(5); print(",".join(repr(round(random.uniform(-1, 1), 7)) for _ in range(64)))')
-cat >"$out/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = "$row\n"
-wrk.headers["Content-Type"] = "text/csv"
-wrk.headers["Accept"] = "text/csv"
-LUA
+. Benchmarks/one-row-post.sh
+write_one_row_post "$out/post.lua"
 
 SAGEMAKER_BATCH_STRATEGY=SINGLE_RECORD SAGEMAKER_BIND_TO_PORT=$port SM_MODEL_DIR=artifacts/models/mlp \
   "$out/worker/Worker" serve >"$out/worker.log" 2>&1 &
