@@ -323,9 +323,9 @@ public static class CsvRecordDecoder
 
     /// <summary>
     /// The row's fields from <paramref name="startAt"/> on, while each takes <see cref="NumberText.TryParseSingleFieldLean"/>:
-    /// a loop with no call and no bounds check, so its state stays in registers and it runs about a
-    /// fifth fewer instructions a field than the full path's loop, whose speed follows that count
-    /// (BENCHMARKS.md, number text). Returns the row's end (as
+    /// a loop with no call and no bounds check, so its state stays in registers and it runs fewer
+    /// instructions a field than the full path's loop, whose speed follows that count more than
+    /// anything else measured (BENCHMARKS.md, number text). Returns the row's end (as
     /// <see cref="TryReadPlainFloatRowMasked"/>), -1, or 0 with <paramref name="end"/> the end of the
     /// field at <paramref name="startAt"/>, which the caller parses by the full path.
     /// </summary>
