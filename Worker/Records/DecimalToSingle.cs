@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 
 namespace Worker.Records;
@@ -79,7 +80,18 @@ internal static class DecimalToSingle
             return false;
         }
 
-        var product = (double)w * powers[index];
+        return TryRoundProduct((double)w * powers[index], negative, out value);
+    }
+
+    /// <summary>
+    /// <see cref="TryConvertByDouble"/>'s last step: <paramref name="product"/>, <c>(double)w</c> times
+    /// the table's power of ten, rounded to float32 with the sign; false next to a float32 midpoint or
+    /// outside float32's normal range.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryRoundProduct(double product, bool negative, out float value)
+    {
+        value = 0;
         var bits = BitConverter.DoubleToUInt64Bits(product);
         const ulong midpointMargin = 8; // in ulps of the double: more than the 3 the roundings can err by
         if ((bits >> 52) - 897 > 1149 - 897 // 2^-126 <= product < 2^127: a normal float32, no overflow on rounding
@@ -91,6 +103,11 @@ internal static class DecimalToSingle
         value = NumberText.WithSign((float)product, negative);
         return true;
     }
+
+    /// <summary>10^<paramref name="q"/> from the table with no range check: the caller keeps q within [-64, 38].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double PowerOfTenUnchecked(int q) =>
+        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(DoublePowersOfTen), q - SmallestPowerOfTen);
 
     private static double[] BuildDoublePowersOfTen()
     {

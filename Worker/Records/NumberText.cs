@@ -386,12 +386,7 @@ public static class NumberText
         // j < 0 has its high bit set, which the shuffle turns into a leading zero.
         var digitIndex = Vector128.Create((sbyte)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) - Vector128.Create((sbyte)(16 - digitCount));
         var source = digitIndex - Vector128.GreaterThan(digitIndex, Vector128.Create((sbyte)(point - 1)));
-        var aligned = Ssse3.Shuffle(digits, source.AsByte());
-        var pairs = Ssse3.MultiplyAddAdjacent(aligned, Vector128.Create((sbyte)10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
-        var fours = Sse2.MultiplyAddAdjacent(pairs, Vector128.Create((short)100, 1, 100, 1, 100, 1, 100, 1));
-        var fourShorts = Sse41.PackUnsignedSaturate(fours, fours).AsInt16();
-        var eights = Sse2.MultiplyAddAdjacent(fourShorts, Vector128.Create((short)10000, 1, 10000, 1, 10000, 1, 10000, 1));
-        return ((ulong)(uint)eights.GetElement(0) * 100_000_000) + (uint)eights.GetElement(1);
+        return SixteenDigitsBy(digits, source.AsByte());
     }
 
     /// <summary>Appends a word's first <paramref name="digits"/> (0..8) digits; zeros before the first other digit are not significant.</summary>
@@ -650,16 +645,8 @@ public static class NumberText
         var mantissa = SixteenDigitsBy(digits, source);
         if (digitCount > 7)
         {
-            // fractionDigits is 0..16: the table's 10^-fractionDigits, as TryConvertByDouble multiplies.
-            var product = (double)mantissa * Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(NegativeDoublePowers), fractionDigits);
-            var bits = BitConverter.DoubleToUInt64Bits(product);
-            if ((bits >> 52) - 897 > 1149 - 897 || (bits & 0x1FFF_FFFF) - (0x1000_0000 - 8) <= 2 * 8)
-            {
-                return false;
-            }
-
-            value = WithSign((float)product, negativeBit != 0);
-            return true;
+            // fractionDigits is 0..16, within the table: no range check.
+            return DecimalToSingle.TryRoundProduct((double)mantissa * DecimalToSingle.PowerOfTenUnchecked(-fractionDigits), negativeBit != 0, out value);
         }
 
         value = WithSign((float)(int)mantissa / Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(SinglePowers), fractionDigits), negativeBit != 0);
@@ -709,8 +696,6 @@ public static class NumberText
         return DecimalToSingle.TryConvertByDouble(SixteenDigitsBy(digits, source), exponent - fractionDigits, negative, out value);
     }
 
-    /// <summary>10^0 … 10^-16 as the nearest doubles, the same values as <see cref="DecimalToSingle"/>'s table (tested).</summary>
-    internal static readonly double[] NegativeDoublePowers = [1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15, 1e-16];
 
     /// <summary>
     /// <see cref="SixteenDigits"/>'s shuffle control for each digit count (0..16) and point (0..15, or
